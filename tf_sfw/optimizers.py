@@ -1,0 +1,178 @@
+r"""Stochastic Frank-Wolfe as a tf_keras optimizer."""
+
+import tensorflow as tf
+
+from tf_sfw import constraints as constraints_lib
+from tf_sfw import lmo as lmo_lib
+from tf_sfw._keras import keras
+
+__all__ = ["SFW", "RESCALES"]
+
+RESCALES = (None, "diameter", "gradient")
+
+
+@keras.saving.register_keras_serializable(package="tf_sfw")
+class SFW(keras.optimizers.Optimizer):
+    r"""Stochastic Frank-Wolfe: every variable moves inside its own convex set.
+
+    For each variable :math:`\theta` with constraint :math:`C`, after gradient aggregation
+    (step index :math:`t = 0, 1, \dots`):
+
+    .. math::
+        m_t &= \mu_t\, m_{t-1} + (1 - \mu_t)\, g_t, \qquad \mu_0 = 0,\ \mu_{t>0} = \mu \\
+        v_t &= \mathrm{LMO}_C(m_t) = \operatorname{argmin}_{v \in C} \langle m_t, v\rangle \\
+        \eta_t &= \mathrm{clip}(\mathrm{lr}_t \cdot f_t,\ 0,\ 1), \quad
+            f_t = \begin{cases} 1 & \texttt{rescale=None} \\ 1/D & \texttt{"diameter"} \\
+            \|m_t\|_2 / \|\theta_t - v_t\|_2 & \texttt{"gradient"} \end{cases} \\
+        \theta_{t+1} &= (1 - \eta_t)\,\theta_t + \eta_t\, v_t
+
+    :math:`m_0 = g_0` as in the PyTorch reference (its TF code starts from :math:`m = 0`,
+    which makes the first step :math:`1/(1-\mu)` times too small). :math:`D` is the L2
+    diameter of :math:`C`; :math:`f_t = 0` when :math:`\theta_t = v_t`. Since
+    :math:`\theta_{t+1}` is a convex combination of points of :math:`C`, iterates stay in
+    :math:`C`; at the first step every variable is first moved into its set
+    (`Constraint.shift_inside`, the identity on feasible points).
+
+    Variables whose constraint is `tf_sfw.constraints.Unconstrained` are updated by SGD
+    with the same momentum: :math:`\theta_{t+1} = \theta_t - \mathrm{lr}_t\, m_t`.
+
+    Args:
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`; the
+            paper uses 1.0 with ``rescale="gradient"``. It may exceed 1 (``η`` is clipped).
+        momentum: :math:`\mu \in [0, 1)`.
+        rescale: None, "diameter" or "gradient".
+        constraints: `tf_sfw.constraints.VariableConstraints` (from
+            `tf_sfw.constraints_for_model`), or a single `Constraint` with mode "radius" or
+            "diameter" used for every variable.
+        selection: Algorithm for the K-th largest magnitude in top-K LMOs
+            (`tf_sfw.lmo.SELECTIONS`).
+        name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+        ema_overwrite_frequency, jit_compile: as for every tf_keras optimizer.
+    """
+
+    def __init__(
+        self,
+        learning_rate=1.0,
+        momentum=0.9,
+        rescale="gradient",
+        constraints=None,
+        selection="topk",
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        use_ema=False,
+        ema_momentum=0.99,
+        ema_overwrite_frequency=None,
+        jit_compile=True,
+        name="SFW",
+        **kwargs,
+    ):
+        super().__init__(
+            name=name,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            use_ema=use_ema,
+            ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency,
+            jit_compile=jit_compile,
+            **kwargs,
+        )
+        if isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool):
+            if not learning_rate >= 0:
+                raise ValueError(f"`learning_rate` must be >= 0. Received: learning_rate={learning_rate}")
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+            raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum!r}")
+        if rescale not in RESCALES:
+            raise ValueError(f"`rescale` must be one of {RESCALES}. Received: rescale={rescale!r}")
+        if selection not in lmo_lib.SELECTIONS:
+            raise ValueError(
+                f"`selection` must be one of {lmo_lib.SELECTIONS}. Received: selection={selection!r}"
+            )
+        if constraints is None:
+            raise ValueError(
+                "`constraints` is required: use `tf_sfw.constraints_for_model(model, "
+                "KSparsePolytope(...))`, or one Constraint with mode 'radius'/'diameter'. "
+                "Received: constraints=None"
+            )
+        constraints = constraints_lib.deserialize(constraints)
+        if isinstance(constraints, constraints_lib.Constraint):
+            if getattr(constraints, "mode", None) == "initialization":
+                raise ValueError(
+                    "A single constraint with mode='initialization' needs the model's initializers: "
+                    "use `tf_sfw.constraints_for_model(model, constraint)`. "
+                    f"Received: constraints={constraints!r}"
+                )
+        elif not isinstance(constraints, constraints_lib.VariableConstraints):
+            raise ValueError(
+                "`constraints` must be a VariableConstraints or a Constraint. "
+                f"Received: constraints={constraints!r}"
+            )
+        self._learning_rate = self._build_learning_rate(learning_rate)
+        self.momentum = float(momentum)
+        self.rescale = rescale
+        self.constraints = constraints
+        self.selection = selection
+
+    def build(self, var_list):
+        """Creates one momentum slot per variable and resolves each variable's set."""
+        super().build(var_list)
+        if getattr(self, "_built", False):
+            return
+        self._momentums = []
+        self._variable_constraints = []
+        for var in var_list:
+            self._momentums.append(self.add_variable_from_reference(model_variable=var, variable_name="m"))
+            self._variable_constraints.append(self._constraint_of(var))
+        self._built = True
+
+    def _constraint_of(self, var):
+        if isinstance(self.constraints, constraints_lib.VariableConstraints):
+            return self.constraints.for_variable(var)
+        return self.constraints
+
+    def update_step(self, gradient, variable):
+        """One SFW step for one variable (see the class docstring)."""
+        index = self._index_dict[self._var_key(variable)]
+        constraint = self._variable_constraints[index]
+        m = self._momentums[index]
+        dtype = variable.dtype
+        gradient = tf.convert_to_tensor(gradient)
+        first_step = tf.equal(self.iterations, 0)
+        mu = tf.where(first_step, tf.zeros([], dtype), tf.cast(self.momentum, dtype))
+        m.assign(mu * m + (1.0 - mu) * tf.cast(gradient, dtype))
+        lr = tf.cast(self.learning_rate, dtype)
+
+        if not constraint.is_constrained:
+            variable.assign_sub(lr * m)
+            return
+
+        theta = tf.cond(
+            first_step,
+            lambda: constraint.shift_inside(tf.convert_to_tensor(variable)),
+            lambda: tf.convert_to_tensor(variable),
+        )
+        v = constraint.lmo(tf.convert_to_tensor(m), self.selection)
+        if self.rescale == "gradient":
+            factor = tf.math.divide_no_nan(tf.norm(m), tf.norm(theta - v))
+        elif self.rescale == "diameter":
+            factor = tf.cast(1.0 / constraint.l2_diameter(variable.shape.num_elements()), dtype)
+        else:
+            factor = tf.ones([], dtype)
+        eta = tf.clip_by_value(lr * factor, 0.0, 1.0)
+        variable.assign(theta + eta * (v - theta))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "learning_rate": self._serialize_hyperparameter(self._learning_rate),
+                "momentum": self.momentum,
+                "rescale": self.rescale,
+                "constraints": constraints_lib.serialize(self.constraints),
+                "selection": self.selection,
+            }
+        )
+        return config
