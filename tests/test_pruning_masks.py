@@ -1,0 +1,199 @@
+"""Tests for tf_sfw.pruning.masks (fixed masks through tfmot wrappers)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_sfw._keras import keras
+from tf_sfw.pruning.magnitude import global_magnitude_masks, magnitude_masks
+from tf_sfw.pruning.masks import (
+    FixedMask,
+    apply_masks,
+    fine_tune,
+    get_masks,
+    is_pruned,
+    prunable_weights,
+    set_masks,
+    strip,
+)
+
+
+def tiny_model(seed=0, batchnorm=True):
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv_a")(inp)
+    if batchnorm:
+        x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    out = keras.layers.Dense(3, activation="softmax", name="dense_out")(x)
+    model = keras.Model(inp, out, name="tiny")
+    # non-trivial biases / BN parameters so that they can be pruned meaningfully
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights([w + np.random.default_rng(seed).normal(0, 0.1, w.shape).astype(w.dtype) for w in layer.get_weights()])
+    return model
+
+
+def tiny_data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 8, 8, 1), dtype=np.float32), rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize(
+    "include_bias,include_batchnorm,expected",
+    [
+        (False, False, ["conv_a/kernel", "dense_out/kernel"]),
+        (True, False, ["conv_a/kernel", "conv_a/bias", "dense_out/kernel", "dense_out/bias"]),
+        (False, True, ["conv_a/kernel", "bn/gamma", "bn/beta", "dense_out/kernel"]),
+        (True, True, ["conv_a/kernel", "conv_a/bias", "bn/gamma", "bn/beta", "dense_out/kernel", "dense_out/bias"]),
+    ],
+)
+def test_prunable_weights_keys_and_order(include_bias, include_batchnorm, expected):
+    weights = prunable_weights(tiny_model(), include_bias=include_bias, include_batchnorm=include_batchnorm)
+    assert list(weights) == expected
+    assert all(isinstance(v, tf.Variable) for v in weights.values())
+
+
+def test_prunable_weights_layer_filter_and_unknown_layer():
+    model = tiny_model()
+    assert list(prunable_weights(model, layers=["dense_out"])) == ["dense_out/kernel"]
+    with pytest.raises(ValueError, match=r"Unknown layer names in `layers`: \['nope'\]"):
+        prunable_weights(model, layers=["nope"])
+
+
+def test_unprunable_model_raises():
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Activation("relu")(inp))
+    with pytest.raises(ValueError, match="no prunable weights"):
+        prunable_weights(model)
+    with pytest.raises(ValueError, match="no prunable weights"):
+        magnitude_masks(model, 0.5)
+
+
+def test_not_a_model_raises():
+    with pytest.raises(ValueError, match="keras.Model"):
+        prunable_weights(keras.layers.Dense(3))
+
+
+def test_nested_model_raises():
+    inner = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))], name="inner")
+    inp = keras.Input((3,))
+    model = keras.Model(inp, inner(inp))
+    with pytest.raises(ValueError, match="nested model"):
+        prunable_weights(model)
+
+
+@pytest.mark.parametrize("include_bias,include_batchnorm", [(False, False), (True, True)])
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9])
+def test_apply_masks_exact_copy(include_bias, include_batchnorm, sparsity):
+    model = tiny_model()
+    before = [w.copy() for w in model.get_weights()]
+    values = {k: v.numpy() for k, v in prunable_weights(model, include_bias, include_batchnorm).items()}
+    masks = global_magnitude_masks(values, sparsity)
+    pruned = apply_masks(model, masks)
+    assert is_pruned(pruned) and not is_pruned(model)
+    # the original is untouched
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    got = get_masks(pruned)
+    assert list(got) == list(masks)
+    after = {k: v.numpy() for k, v in prunable_weights(pruned, include_bias, include_batchnorm).items()}
+    for k in masks:
+        np.testing.assert_array_equal(got[k], masks[k])
+        np.testing.assert_array_equal(after[k][masks[k] == 1], values[k][masks[k] == 1])  # bit-identical
+        assert np.all(after[k][masks[k] == 0] == 0)
+    n = sum(m.size for m in masks.values())
+    assert sum(int((m == 0).sum()) for m in got.values()) == int(np.floor(sparsity * n + 0.5))
+
+
+def test_apply_masks_validates():
+    model = tiny_model()
+    ones = {k: np.ones(v.shape) for k, v in prunable_weights(model).items()}
+    with pytest.raises(ValueError, match=r"Unknown weight keys in `masks`: \['nope/kernel'\]"):
+        apply_masks(model, {"nope/kernel": np.ones(3)})
+    with pytest.raises(ValueError, match="shape"):
+        apply_masks(model, {"conv_a/kernel": np.ones(3)})
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        apply_masks(model, {"conv_a/kernel": np.full(ones["conv_a/kernel"].shape, 0.5)})
+    with pytest.raises(ValueError, match="non-empty"):
+        apply_masks(model, {})
+    pruned = apply_masks(model, ones)
+    with pytest.raises(ValueError, match="already has pruning wrappers"):
+        apply_masks(pruned, ones)
+
+
+def test_get_set_masks_roundtrip_and_errors():
+    model = tiny_model()
+    pruned = apply_masks(model, magnitude_masks(model, 0.3))
+    new = magnitude_masks(model, 0.7)
+    set_masks(pruned, new)
+    for k, m in get_masks(pruned).items():
+        np.testing.assert_array_equal(m, new[k])
+    with pytest.raises(ValueError, match="Unknown masked-weight keys"):
+        set_masks(pruned, {"bn/gamma": np.ones(4)})
+    with pytest.raises(ValueError, match="no pruning wrappers"):
+        get_masks(model)
+
+
+def test_fixed_mask_schedule_config_roundtrip():
+    schedule = FixedMask()
+    config = schedule.get_config()
+    assert config == {"class_name": "FixedMask", "config": {}}
+    clone = FixedMask.from_config(config["config"])
+    assert isinstance(clone, FixedMask)
+    should_prune, sparsity = clone(tf.constant(5, tf.int64))
+    assert not bool(should_prune) and float(sparsity) == 0.0
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("include_bias,include_batchnorm", [(False, False), (True, True)])
+def test_masks_survive_fine_tuning(optimizer, include_bias, include_batchnorm):
+    model = tiny_model()
+    masks = magnitude_masks(model, 0.6, include_bias=include_bias, include_batchnorm=include_batchnorm)
+    pruned = apply_masks(model, masks)
+    before = {k: v.numpy().copy() for k, v in prunable_weights(pruned, include_bias, include_batchnorm).items()}
+    opt = keras.optimizers.SGD(0.1, momentum=0.9) if optimizer == "sgd" else keras.optimizers.Adam(0.01)
+    history = fine_tune(pruned, tiny_data(), epochs=2, optimizer=opt)
+    assert len(history.history["loss"]) == 2
+    after = {k: v.numpy() for k, v in prunable_weights(pruned, include_bias, include_batchnorm).items()}
+    for k, m in get_masks(pruned).items():
+        np.testing.assert_array_equal(m, masks[k])  # masks never recomputed
+        assert np.all(after[k][m == 0] == 0.0)  # pruned stay exactly zero
+    assert any(not np.array_equal(before[k][masks[k] == 1], after[k][masks[k] == 1]) for k in masks)  # kept ones trained
+    stripped = strip(pruned)
+    for k, v in prunable_weights(stripped, include_bias, include_batchnorm).items():
+        assert np.all(v.numpy()[masks[k] == 0] == 0.0)
+
+
+def test_fine_tune_with_dataset_and_validation():
+    model = tiny_model(batchnorm=False)
+    pruned = apply_masks(model, magnitude_masks(model, 0.5))
+    ds = tf.data.Dataset.from_tensor_slices(tiny_data()).batch(16)
+    fine_tune(pruned, ds, epochs=1, steps_per_epoch=2)
+    assert all(np.all(v.numpy()[get_masks(pruned)[k] == 0] == 0) for k, v in prunable_weights(pruned).items())
+
+
+@pytest.mark.parametrize("epochs", [-1, 1.5, True])
+def test_fine_tune_validates(epochs):
+    model = tiny_model()
+    pruned = apply_masks(model, magnitude_masks(model, 0.5))
+    with pytest.raises(ValueError, match="epochs"):
+        fine_tune(pruned, tiny_data(), epochs=epochs)
+
+
+def test_fine_tune_requires_wrapped_model():
+    with pytest.raises(ValueError, match="pruning wrappers"):
+        fine_tune(tiny_model(), tiny_data(), epochs=1)
+
+
+def test_strip_gives_independent_plain_copy_with_same_predictions():
+    model = tiny_model()
+    pruned = apply_masks(model, magnitude_masks(model, 0.5, include_bias=True))
+    x, _ = tiny_data(16)
+    stripped = strip(pruned)
+    assert not is_pruned(stripped)
+    assert [l.name for l in stripped.layers] == [l.name for l in model.layers]
+    np.testing.assert_allclose(stripped.predict(x, verbose=0), pruned.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+    stripped.layers[1].kernel.assign(tf.ones_like(stripped.layers[1].kernel))
+    assert not np.all(pruned.layers[1].layer.kernel.numpy() == 1.0)
