@@ -1,0 +1,162 @@
+"""Tests for tf_sfw.models: architecture, exact parameter counts, names, one optimizer step."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_sfw._keras import keras
+from tf_sfw.models import MODELS, build_model, get_model, mnist_cnn, resnet18, resnet18_tiny_imagenet, simple_cnn, vgg16
+
+HAVE_SFW = importlib.util.find_spec("tf_sfw.optimizers") is not None and importlib.util.find_spec(
+    "tf_sfw.constraints"
+) is not None
+
+
+def _trainable(model):
+    return int(sum(np.prod(v.shape) for v in model.trainable_weights))
+
+
+def _conv(k, cin, cout, bias):
+    return k * k * cin * cout + (cout if bias else 0)
+
+
+def _expected_resnet18(in_ch, classes):
+    """Count by hand: conv weights (no bias) + BN gamma/beta + fc."""
+    n = _conv(3, in_ch, 64, False) + 2 * 64
+    cin = 64
+    for cout, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+        for block in range(2):
+            n += _conv(3, cin, cout, False) + 2 * cout + _conv(3, cout, cout, False) + 2 * cout
+            if block == 0 and (stride != 1 or cin != cout):
+                n += _conv(1, cin, cout, False) + 2 * cout
+            cin = cout
+    return n + 512 * classes + classes
+
+
+def _expected_vgg16(in_ch, classes):
+    n, cin = 0, in_ch
+    for item in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"):
+        if item != "M":
+            n += _conv(3, cin, item, True) + 2 * item
+            cin = item
+    return n + 512 * classes + classes
+
+
+COUNT_CASES = [
+    # (builder, kwargs, expected trainable by formula, documented number in the docstrings)
+    (mnist_cnn, {}, _conv(3, 1, 32, True) + _conv(3, 32, 64, True) + 5 * 5 * 64 * 10 + 10, 34_826),
+    (simple_cnn, {}, _conv(5, 3, 6, True) + _conv(5, 6, 16, True) + 400 * 120 + 120 + 120 * 84 + 84 + 84 * 10 + 10, 62_006),
+    (resnet18, {}, _expected_resnet18(3, 10), 11_173_962),
+    (resnet18_tiny_imagenet, {}, _expected_resnet18(3, 200), 11_271_432),
+    (vgg16, {}, _expected_vgg16(3, 10), 14_728_266),
+    (vgg16, {"input_shape": (64, 64, 3), "num_classes": 200}, _expected_vgg16(3, 200), 14_825_736),
+]
+
+
+@pytest.mark.parametrize("builder,kwargs,formula,documented", COUNT_CASES, ids=lambda v: getattr(v, "__name__", None))
+def test_parameter_counts_exact(builder, kwargs, formula, documented):
+    model = builder(**kwargs)
+    assert _trainable(model) == formula
+    assert formula == documented  # the numbers written in the docstrings/README
+
+
+def test_mnist_cnn_architecture_matches_seed_003():
+    model = mnist_cnn()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["InputLayer", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"]
+    assert model.get_layer("dropout").rate == 0.5
+    assert model.get_layer("conv2d").kernel.shape == (3, 3, 1, 32)
+    assert model.get_layer("dense").activation is keras.activations.softmax
+
+
+def test_resnet18_is_cifar_variant():
+    model = resnet18()
+    assert model.get_layer("conv1").kernel.shape == (3, 3, 3, 64)
+    assert model.get_layer("conv1").strides == (1, 1)
+    assert not any(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
+    assert model.get_layer("stage4_block2_relu2").output.shape[1:] == (4, 4, 512)
+    assert resnet18_tiny_imagenet().get_layer("stage4_block2_relu2").output.shape[1:] == (8, 8, 512)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_layer_names_unique_and_stable(name):
+    builder = get_model(name)
+    a, b = builder(), builder()
+    names = [layer.name for layer in a.layers]
+    assert len(names) == len(set(names))
+    assert names == [layer.name for layer in b.layers]
+    assert all("/" not in n for n in names)
+
+
+@pytest.mark.parametrize("activation", ["softmax", None])
+def test_output_activation(activation):
+    model = simple_cnn(classifier_activation=activation)
+    out = model(np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)).numpy()
+    assert out.shape == (3, 10)
+    sums = out.sum(axis=1)
+    if activation == "softmax":
+        np.testing.assert_allclose(sums, 1.0, rtol=1e-5)
+        assert (out >= 0).all()
+    else:
+        assert not np.allclose(sums, 1.0, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "builder,kwargs,match",
+    [
+        (mnist_cnn, {"num_classes": 1}, "num_classes"),
+        (mnist_cnn, {"num_classes": 2.5}, "num_classes"),
+        (mnist_cnn, {"input_shape": (28, 28)}, "input_shape"),
+        (mnist_cnn, {"input_shape": (28, -1, 1)}, "input_shape"),
+        (mnist_cnn, {"dropout": 1.0}, "dropout"),
+        (simple_cnn, {"input_shape": (12, 12, 3)}, "input_shape"),
+        (vgg16, {"input_shape": (16, 16, 3)}, "input_shape"),
+        (resnet18, {"classifier_activation": "relu"}, "classifier_activation"),
+    ],
+)
+def test_invalid_arguments(builder, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        builder(**kwargs)
+
+
+def test_get_model_unknown_name():
+    with pytest.raises(ValueError, match="resnet50"):
+        get_model("resnet50")
+
+
+def _sfw_optimizer(model):
+    from tf_sfw import SFW
+    from tf_sfw.constraints import KSparsePolytope, constraints_for_model
+
+    cons = constraints_for_model(model, KSparsePolytope(k=10, k_frac=0.05, mode="initialization", value=15.0))
+    return SFW(learning_rate=1.0, momentum=0.9, rescale="gradient", constraints=cons)
+
+
+STEP_CASES = [
+    # name, input shape, classes, batch, steps (the big CPU-costly nets: batch 2, one step;
+    # resnet18_tiny_imagenet differs from resnet18 only in input size and head: build-only above)
+    ("mnist_cnn", (28, 28, 1), 10, 8, 2),
+    ("simple_cnn", (32, 32, 3), 10, 8, 2),
+    pytest.param("resnet18", (32, 32, 3), 10, 2, 1, marks=pytest.mark.slow),
+    pytest.param("vgg16", (32, 32, 3), 10, 2, 1, marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.skipif(not HAVE_SFW, reason="tf_sfw.optimizers / tf_sfw.constraints not available yet")
+@pytest.mark.parametrize("name,shape,classes,batch,steps", STEP_CASES)
+def test_sfw_train_step(name, shape, classes, batch, steps):
+    keras.utils.set_random_seed(0)
+    model = build_model(name, shape, classes)
+    model.compile(optimizer=_sfw_optimizer(model), loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(1).random((batch,) + shape, dtype=np.float32)
+    y = np.arange(batch) % classes
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    for _ in range(steps):
+        loss = model.train_on_batch(x, y)
+        assert np.isfinite(loss)
+    after = [w.numpy() for w in model.trainable_weights]
+    assert int(model.optimizer.iterations.numpy()) == steps
+    assert all(np.isfinite(w).all() for w in after)
+    assert any(not np.array_equal(b, a) for b, a in zip(before, after))

@@ -1,0 +1,120 @@
+"""ResNet-18 for small images (CIFAR-10 32x32 and Tiny-ImageNet 64x64).
+
+The CIFAR variant of He et al. (2016) used by Miao et al. (2022) and the
+Pokutta-Spiegel-Zimmer reference code (``kuangliu/pytorch-cifar`` layout):
+
+* stem: ``Conv(64, 3x3, stride 1, no bias) -> BN -> ReLU``, no max-pool;
+* four stages of two BasicBlocks with 64, 128, 256, 512 filters, strides 1, 2, 2, 2; a
+  BasicBlock is ``Conv3x3 -> BN -> ReLU -> Conv3x3 -> BN`` plus a shortcut (identity, or
+  ``Conv1x1(stride) -> BN`` when the shape changes), then ReLU;
+* global average pooling -> ``Dense(num_classes)``.
+
+Exact parameter counts (trainable; ``model.count_params()`` additionally counts the
+BatchNorm moving mean/variance, 9 600 non-trainable values):
+
+=========================== ================ ============ ==============
+variant                     input            trainable    count_params()
+=========================== ================ ============ ==============
+CIFAR-10 (10 classes)       32x32x3          11 173 962   11 183 562
+Tiny-ImageNet (200 classes) 64x64x3          11 271 432   11 281 032
+=========================== ================ ============ ==============
+
+The trainable count equals PyTorch's ``ResNet18()`` of kuangliu/pytorch-cifar.
+"""
+
+from tf_sfw._keras import keras
+from tf_sfw.models._common import check_classifier_activation, check_input_shape, check_num_classes
+
+__all__ = ["resnet18", "resnet18_tiny_imagenet"]
+
+# PyTorch BatchNorm2d defaults: momentum 0.1 (Keras: 1 - 0.1) and eps 1e-5.
+_BN_MOMENTUM = 0.9
+_BN_EPSILON = 1e-5
+
+
+def _bn(name):
+    return keras.layers.BatchNormalization(momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, name=name)
+
+
+def _conv(filters, kernel_size, strides, name, kernel_initializer):
+    return keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=kernel_initializer,
+        name=name,
+    )
+
+
+def _basic_block(x, filters, strides, prefix, kernel_initializer):
+    shortcut = x
+    y = _conv(filters, 3, strides, f"{prefix}_conv1", kernel_initializer)(x)
+    y = _bn(f"{prefix}_bn1")(y)
+    y = keras.layers.ReLU(name=f"{prefix}_relu1")(y)
+    y = _conv(filters, 3, 1, f"{prefix}_conv2", kernel_initializer)(y)
+    y = _bn(f"{prefix}_bn2")(y)
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = _conv(filters, 1, strides, f"{prefix}_shortcut_conv", kernel_initializer)(x)
+        shortcut = _bn(f"{prefix}_shortcut_bn")(shortcut)
+    y = keras.layers.Add(name=f"{prefix}_add")([y, shortcut])
+    return keras.layers.ReLU(name=f"{prefix}_relu2")(y)
+
+
+def resnet18(
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    classifier_activation="softmax",
+    kernel_initializer="he_normal",
+    name="resnet18",
+):
+    """ResNet-18, CIFAR variant (3x3 stem, no max-pool), for any input size >= 8x8.
+
+    Layer names: ``conv1``/``bn1`` (stem), ``stage{s}_block{b}_{conv1,bn1,conv2,bn2}``,
+    ``stage{s}_block1_shortcut_{conv,bn}`` for s in 2..4, ``avg_pool``, ``fc``.
+
+    Args:
+        input_shape: ``(height, width, channels)``; 32x32x3 for CIFAR-10.
+        num_classes: Number of output classes (>= 2).
+        classifier_activation: ``"softmax"`` (default) or ``None`` for logits.
+        kernel_initializer: Initializer of convolution kernels (``"he_normal"`` by default;
+            the SFW ``initialization`` mode reads it to size each layer's polytope).
+        name: Model name.
+
+    Returns:
+        An uncompiled functional ``keras.Model`` (11 173 962 trainable parameters for
+        CIFAR-10).
+    """
+    input_shape = check_input_shape(input_shape, min_spatial=8)
+    check_num_classes(num_classes)
+    classifier_activation = check_classifier_activation(classifier_activation)
+    inputs = keras.Input(shape=input_shape, name="input")
+    x = _conv(64, 3, 1, "conv1", kernel_initializer)(inputs)
+    x = _bn("bn1")(x)
+    x = keras.layers.ReLU(name="relu1")(x)
+    for stage, (filters, strides) in enumerate([(64, 1), (128, 2), (256, 2), (512, 2)], start=1):
+        x = _basic_block(x, filters, strides, f"stage{stage}_block1", kernel_initializer)
+        x = _basic_block(x, filters, 1, f"stage{stage}_block2", kernel_initializer)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, name="fc")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def resnet18_tiny_imagenet(input_shape=(64, 64, 3), num_classes=200, **kwargs):
+    """ResNet-18 for Tiny-ImageNet: the CIFAR architecture on 64x64 inputs, 200 classes.
+
+    The stem keeps stride 1 and no max-pool (our choice: the CIFAR network unchanged except
+    for input size and classifier), so the last stage works on 8x8 maps; global average pooling makes the head
+    size-independent. 11 271 432 trainable parameters.
+
+    Args:
+        input_shape: Defaults to ``(64, 64, 3)``.
+        num_classes: Defaults to 200.
+        **kwargs: Forwarded to :func:`resnet18`.
+
+    Returns:
+        An uncompiled functional ``keras.Model``.
+    """
+    kwargs.setdefault("name", "resnet18_tiny_imagenet")
+    return resnet18(input_shape=input_shape, num_classes=num_classes, **kwargs)
