@@ -1,0 +1,521 @@
+r"""SFW-Init: learned layer-wise scales of the initialization (Algorithm 3 of seed 000, SPEC §4).
+
+Every constrained trainable variable :math:`\theta_l` gets one scalar :math:`\beta_l`, starting
+at 1, and is re-parametrised as
+
+.. math::  \theta_l(\beta_l) = \beta_l\, u_l, \qquad
+           u_l = \frac{\theta_l^0}{\|\theta_l^0\|_2}\, \mathbb{E}\|\theta_l^{init}\|_2 ,
+
+i.e. the initial tensor normalised to the expected norm under the layer's own initializer
+(`tf_sfw.expected_init_norm`). For ``T`` iterations, with three disjoint random half-batches
+:math:`B_0, B_1, B_2` (``batch_size / 2`` samples each; :math:`S = B_0 \cup B_1`,
+:math:`\tilde S = B_0 \cup B_2`, i.e. half of :math:`S` replaced as in Algorithm 3):
+
+.. math::
+    g_l &= \nabla_{\theta_l} L(S; \theta(\beta)), \qquad v_l = \mathrm{LMO}_{C_l}(g_l) \\
+    \eta_l &= \mathrm{clip}\big(\mathrm{lr}\, \|g_l\|_2 / \|\theta_l(\beta) - v_l\|_2,\ 0,\ 1\big) \\
+    \theta_l^1 &= \theta_l(\beta) + \eta_l\, (v_l - \theta_l(\beta)) \\
+    J(\beta) &= L(\tilde S; \theta^1) / \mathrm{lr} \\
+    \beta &\leftarrow \Pi_{[\beta^{lo}, \beta^{hi}]}\Big(\mathrm{Adam}\big(\beta,\
+            \mathrm{clip}(\nabla_\beta J, -1, 1)\big)\Big)
+
+This is ONE SFW step without momentum and with the ``"gradient"`` rescale, as the first
+step of `tf_sfw.SFW` would take it. It is differentiated exactly:
+
+* :math:`v_l` is piecewise constant in :math:`g_l` for polytopes (its derivative is zero
+  almost everywhere), so it is treated as a constant (``tf.stop_gradient``);
+* :math:`\beta` acts through :math:`\theta_l(\beta)` (directly and inside :math:`\eta_l`), and,
+  with ``second_order=True`` (default), also through :math:`\|g_l\|_2`, whose derivative needs
+  a Hessian-vector product :math:`\partial \|g_l\| / \partial \beta_j =
+  \langle (H\, g_l/\|g_l\|)_j, u_j \rangle` (one double-backward pass per iteration).
+  ``second_order=False`` drops that term (a first-order approximation, cheaper).
+
+Variables whose constraint is `tf_sfw.Unconstrained` (e.g. BatchNorm) keep
+:math:`\beta = 1` and their initial values; in the differentiable step they move by the
+optimizer's SGD fallback :math:`\theta^1 = \theta - \mathrm{lr}\, g` (differentiated as well).
+Variables with a zero initial tensor (Keras' zero-initialised biases and BN offsets) have no
+direction to scale: their :math:`\beta` has no effect and is not updated.
+
+Clamps: :math:`\beta^{lo}` is ``weight_floor`` (0.01) for weights and ``bias_floor`` (0) for
+biases (variables named ``bias`` or ``beta``). With ``project=True`` (default; Algorithm 3,
+line 10) :math:`\beta^{hi}_l` is the largest scale with :math:`\beta u_l \in C_l`
+(`max_feasible_scale`), so every iterate is feasible. Afterwards the scaled variables are
+assigned and `tf_sfw.make_feasible` is applied anyway (SPEC §4: the reference forgets this;
+with ``project=False`` it is what restores feasibility).
+
+Side effects are limited to the trainable variables: BatchNorm runs in training mode during
+SFW-Init, but its moving statistics (all non-trainable variables) are restored afterwards.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from tf_sfw import constraints as constraints_lib
+from tf_sfw._keras import keras
+
+__all__ = [
+    "BIAS_NAMES",
+    "adam_update",
+    "clip_gradient",
+    "initial_directions",
+    "is_bias",
+    "max_feasible_scale",
+    "sfw_init",
+    "sfw_step",
+]
+
+#: Short variable names that get ``bias_floor`` (all others get ``weight_floor``).
+BIAS_NAMES = ("bias", "beta")
+
+
+def _short_name(variable):
+    return variable.name.split("/")[-1].split(":")[0]
+
+
+def is_bias(variable):
+    """Whether ``variable`` is a bias (short name in `BIAS_NAMES`, e.g. ``dense/bias:0``)."""
+    return _short_name(variable) in BIAS_NAMES
+
+
+# --------------------------------------------------------------------------------------
+# Pure pieces.
+
+
+def sfw_step(theta, v, gradient_norm, learning_rate):
+    r"""One SFW step without momentum and with the ``"gradient"`` rescale.
+
+    .. math::  \eta = \mathrm{clip}\big(\mathrm{lr}\,\|g\|_2 / \|\theta - v\|_2, 0, 1\big), \quad
+               \theta^1 = \theta + \eta\,(v - \theta)
+
+    (:math:`\eta = 0` when :math:`\theta = v`). Differentiable in ``theta`` and
+    ``gradient_norm`` (``v`` is an input, not recomputed).
+
+    Args:
+        theta: Current point (tensor).
+        v: LMO vertex of the same shape.
+        gradient_norm: :math:`\|g\|_2` (scalar tensor).
+        learning_rate: lr (float or scalar tensor).
+
+    Returns:
+        ``(theta1, eta)``.
+    """
+    theta = tf.convert_to_tensor(theta)
+    v = tf.cast(v, theta.dtype)
+    distance = tf.norm(theta - v)
+    eta = tf.clip_by_value(
+        tf.cast(learning_rate, theta.dtype) * tf.math.divide_no_nan(tf.cast(gradient_norm, theta.dtype), distance),
+        0.0,
+        1.0,
+    )
+    return theta + eta * (v - theta), eta
+
+
+def clip_gradient(gradient, limit=1.0):
+    """Element-wise clip to ``[-limit, limit]`` (numpy; NaN raises)."""
+    gradient = np.asarray(gradient, dtype=np.float64)
+    if not np.all(np.isfinite(gradient)):
+        raise ValueError(f"SFW-Init produced a non-finite gradient for the scales: {gradient}")
+    return np.clip(gradient, -limit, limit)
+
+
+def adam_update(params, gradient, m, v, step, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+    r"""One Adam step (Kingma & Ba; PyTorch's form), pure numpy.
+
+    .. math::
+        m &\leftarrow \beta_1 m + (1-\beta_1) g, \quad v \leftarrow \beta_2 v + (1-\beta_2) g^2 \\
+        p &\leftarrow p - \alpha\, \frac{m / (1-\beta_1^t)}{\sqrt{v / (1-\beta_2^t)} + \epsilon}
+
+    Args:
+        params, gradient, m, v: arrays of equal shape.
+        step: 1-based step number ``t``.
+
+    Returns:
+        ``(params, m, v)`` (new arrays).
+    """
+    if not isinstance(step, (int, np.integer)) or step < 1:
+        raise ValueError(f"`step` must be an int >= 1. Received: step={step!r}")
+    gradient = np.asarray(gradient, dtype=np.float64)
+    m = beta_1 * np.asarray(m, dtype=np.float64) + (1.0 - beta_1) * gradient
+    v = beta_2 * np.asarray(v, dtype=np.float64) + (1.0 - beta_2) * gradient**2
+    m_hat = m / (1.0 - beta_1**step)
+    v_hat = v / (1.0 - beta_2**step)
+    params = np.asarray(params, dtype=np.float64) - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
+    return params, m, v
+
+
+def max_feasible_scale(constraint, direction):
+    r"""Largest :math:`s` with :math:`s\,u \in C` (``inf`` when unconstrained or ``u = 0``).
+
+    Uses the constraint's radial `shift_inside` on a far-away multiple of ``u``: for the
+    radially rescaled sets of `tf_sfw.constraints` this is exactly
+    :math:`r / \mathrm{size}(u)` (e.g. :math:`r / \max(\|u\|_\infty, \|u\|_1/K)` for the
+    K-sparse polytope).
+    """
+    direction = tf.convert_to_tensor(direction, tf.float32)
+    norm = float(tf.norm(direction))
+    if not constraint.is_constrained or norm == 0.0:
+        return math.inf
+    n = direction.shape.num_elements()
+    far = 1e3 * max(constraint.l2_diameter(n), 1.0) / norm
+    inside = constraint.shift_inside(far * direction)
+    return float(tf.norm(inside)) / norm
+
+
+def _iter_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _iter_layers(layer)
+
+
+def _expected_norms(model):
+    """{variable name: E||θ_init||} from each layer's ``<weight>_initializer`` when known."""
+    result = {}
+    for layer in _iter_layers(model):
+        for weight in layer.trainable_weights:
+            short = _short_name(weight)
+            initializer = getattr(layer, f"{short}_initializer", None)
+            if initializer is not None and weight.name not in result:
+                result[weight.name] = constraints_lib.expected_init_norm(initializer, weight.shape)
+    return result
+
+
+def initial_directions(model, init_norms=None):
+    r"""The directions :math:`u_l = \theta_l^0 / \|\theta_l^0\| \cdot \mathbb{E}\|\theta_l^{init}\|`.
+
+    Args:
+        model: A built model at its initialization.
+        init_norms: Optional ``{variable name: expected norm}`` overriding the value derived
+            from the layer's initializer; variables with neither use their actual norm
+            (``u = θ⁰``).
+
+    Returns:
+        List of numpy arrays, one per ``model.trainable_variables`` (all zeros for a zero
+        initial tensor).
+    """
+    expected = _expected_norms(model)
+    expected.update(dict(init_norms or {}))
+    directions = []
+    for variable in model.trainable_variables:
+        value = variable.numpy().astype(np.float64)
+        norm = float(np.linalg.norm(value))
+        if norm == 0.0:
+            directions.append(np.zeros(value.shape, np.float32))
+            continue
+        target = float(expected.get(variable.name, norm))
+        directions.append((value / norm * target).astype(np.float32))
+    return directions
+
+
+# --------------------------------------------------------------------------------------
+# The differentiable objective.
+
+
+def _default_loss(model):
+    activation = getattr(model.layers[-1], "activation", None)
+    from_logits = activation is not keras.activations.softmax
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+
+
+class _ScaleObjective:
+    """J(β) and dJ/dβ for the variables of ``model`` (see the module docstring)."""
+
+    def __init__(self, model, constraints, directions, scaled, learning_rate, loss, second_order):
+        self.model = model
+        self.variables = list(model.trainable_variables)
+        self.constraints = constraints
+        self.directions = [tf.constant(u) for u in directions]
+        self.scaled = scaled
+        self.learning_rate = float(learning_rate)
+        self.loss = loss
+        self.second_order = bool(second_order)
+        self.clone = keras.models.clone_model(model)
+        self.clone_variables = list(self.clone.trainable_variables)
+        if len(self.clone_variables) != len(self.variables):
+            raise ValueError("`model` could not be cloned with the same trainable variables.")
+        self.initial = [tf.constant(var.numpy()) for var in self.variables]
+        self._step = tf.function(self._compute, reduce_retracing=True)
+
+    def theta0(self, beta):
+        """Variables at scales ``beta``: β_l u_l where scaled, else the initial values."""
+        return [
+            tf.cast(beta[i], tf.float32) * self.directions[i] if self.scaled[i] else self.initial[i]
+            for i in range(len(self.variables))
+        ]
+
+    def __call__(self, beta, x_s, y_s, x_t, y_t):
+        return self._step(tf.constant(beta, tf.float32), x_s, y_s, x_t, y_t)
+
+    def _compute(self, beta, x_s, y_s, x_t, y_t):
+        lr = self.learning_rate
+        variables, clone_vars = self.variables, self.clone_variables
+        betas = [beta[i] for i in range(len(variables))]
+        for i, var in enumerate(variables):
+            if self.scaled[i]:
+                var.assign(betas[i] * self.directions[i])
+        # Loss and gradient on S at θ0; the outer tape records them for the HVP.
+        with tf.GradientTape(watch_accessed_variables=False) as outer:
+            outer.watch(variables)
+            with tf.GradientTape() as inner:
+                loss0 = self.loss(y_s, self.model(x_s, training=True))
+            grads = inner.gradient(loss0, variables)
+            grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
+            norms = [tf.sqrt(tf.reduce_sum(tf.square(g)) + 1e-30) for g in grads]
+        # The step, differentiable w.r.t. β (through θ0) and ||g|| (watched as inputs).
+        thetas0 = [tf.convert_to_tensor(var) for var in variables]
+        grad_norms = [tf.stop_gradient(a) for a in norms]
+        with tf.GradientTape(persistent=True) as step_tape:
+            step_tape.watch(betas)
+            step_tape.watch(grad_norms)
+            thetas1 = []
+            for i, var in enumerate(variables):
+                constraint = self.constraints[i]
+                if not constraint.is_constrained:
+                    thetas1.append(thetas0[i] - lr * tf.stop_gradient(grads[i]))
+                    continue
+                theta = betas[i] * self.directions[i] if self.scaled[i] else thetas0[i]
+                v = tf.stop_gradient(constraint.lmo(tf.stop_gradient(grads[i])))
+                theta1, _ = sfw_step(theta, v, grad_norms[i], lr)
+                thetas1.append(theta1)
+        # Loss on S~ at θ1 (on the clone, so the model keeps θ0 for the HVP).
+        for var, value in zip(clone_vars, thetas1):
+            var.assign(value)
+        with tf.GradientTape() as tape1:
+            loss1 = self.loss(y_t, self.clone(x_t, training=True))
+        grads1 = tape1.gradient(loss1, clone_vars)
+        grads1 = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads1, clone_vars)]
+        d_beta = []
+        targets, cotangents = [], []
+        for i in range(len(variables)):
+            constraint = self.constraints[i]
+            if not constraint.is_constrained:
+                d_beta.append(tf.zeros([]))
+                targets.append(grads[i])
+                cotangents.append(-lr * grads1[i])
+                continue
+            if self.scaled[i]:
+                db = step_tape.gradient(thetas1[i], betas[i], output_gradients=grads1[i])
+                d_beta.append(tf.zeros([]) if db is None else db)
+            else:
+                d_beta.append(tf.zeros([]))
+            da = step_tape.gradient(thetas1[i], grad_norms[i], output_gradients=grads1[i])
+            targets.append(norms[i])
+            cotangents.append(tf.zeros([]) if da is None else da)
+        del step_tape
+        if self.second_order:
+            hvp = outer.gradient(targets, variables, output_gradients=cotangents)
+            for i in range(len(variables)):
+                if self.scaled[i] and hvp[i] is not None:
+                    d_beta[i] = d_beta[i] + tf.reduce_sum(tf.convert_to_tensor(hvp[i]) * self.directions[i])
+        objective = loss1 / lr
+        gradient = tf.stack(d_beta) / lr
+        return objective, loss0, gradient
+
+
+# --------------------------------------------------------------------------------------
+# Data.
+
+
+def _batches(data, half, seed):
+    """Infinite generator of (B0, B1, B2) half-batches, each ``(x, y)``."""
+    if isinstance(data, tf.data.Dataset):
+        dataset = data.unbatch().batch(3 * half, drop_remainder=True).repeat()
+        for x, y in dataset:
+            yield (x[:half], y[:half]), (x[half : 2 * half], y[half : 2 * half]), (x[2 * half :], y[2 * half :])
+        return
+    x, y = data
+    x, y = np.asarray(x), np.asarray(y)
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    while True:
+        index = rng.choice(n, size=3 * half, replace=False)
+        parts = [np.sort(index[j * half : (j + 1) * half]) for j in range(3)]
+        yield tuple((tf.constant(x[p]), tf.constant(y[p])) for p in parts)
+
+
+def _check_data(data, half):
+    if isinstance(data, tf.data.Dataset):
+        return
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise ValueError(
+            "`data` must be a tf.data.Dataset of (x, y) batches or a tuple (x, y) of arrays. "
+            f"Received: data of type {type(data).__name__}"
+        )
+    x, y = data
+    if len(x) != len(y):
+        raise ValueError(f"`data` x and y must have equal length. Received: {len(x)} and {len(y)}")
+    if len(x) < 3 * half:
+        raise ValueError(
+            f"`data` needs at least 3 * (batch_size // 2) = {3 * half} examples for disjoint "
+            f"half-batches B0, B1, B2. Received: {len(x)} examples"
+        )
+
+
+def _check_positive(value, name, integer=False, allow_zero=False):
+    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
+    if isinstance(value, bool) or not ok_type or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        kind = "an int" if integer else "a finite number"
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"`{name}` must be {kind} {bound}. Received: {name}={value!r}")
+
+
+# --------------------------------------------------------------------------------------
+# The public entry point.
+
+
+def sfw_init(
+    model,
+    constraints,
+    data,
+    iterations=390,
+    learning_rate=1.0,
+    beta_learning_rate=1e-3,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-8,
+    weight_floor=0.01,
+    bias_floor=0.0,
+    batch_size=128,
+    project=True,
+    second_order=True,
+    loss=None,
+    init_norms=None,
+    seed=0,
+    verbose=0,
+):
+    r"""Learn one scale per variable by differentiating one SFW step (SPEC §4), in place.
+
+    See the module docstring for the exact objective and update.
+
+    Args:
+        model: A built, freshly initialised Keras model (its variables are overwritten).
+        constraints: `tf_sfw.VariableConstraints` (from `tf_sfw.constraints_for_model` on
+            ``model``) or one `Constraint` with mode "radius"/"diameter".
+        data: A ``tf.data.Dataset`` of ``(x, y)`` batches (re-batched to ``3 * batch_size // 2``
+            and repeated), or a tuple ``(x, y)`` of arrays (sampled without replacement with
+            ``seed``). Inputs must already be preprocessed for the model.
+        iterations: Number of scale updates T (reference: 390, one CIFAR-10 epoch).
+        learning_rate: The SFW training lr of the differentiable step (paper: 1.0).
+        beta_learning_rate: Adam step size for the scales (1e-3).
+        beta_1, beta_2, epsilon: Adam constants (PyTorch defaults 0.9, 0.999, 1e-8).
+        weight_floor: Lower clamp of the scales of weights (0.01).
+        bias_floor: Lower clamp of the scales of biases (0).
+        batch_size: |S| = |S~|; B0, B1, B2 have ``batch_size // 2`` examples each.
+        project: Also clamp each scale above at `max_feasible_scale` so that every
+            iterate is feasible (Algorithm 3, line 10).
+        second_order: Differentiate through the gradient norm in the step size too
+            (Hessian-vector product); False uses the first-order approximation.
+        loss: ``loss(y_true, y_pred) -> scalar``; default sparse categorical cross-entropy
+            (``from_logits`` unless the last layer is a softmax).
+        init_norms: Optional ``{variable name: expected initial norm}`` (see
+            `initial_directions`).
+        seed: Seed of the minibatch sampling (arrays) and of TF ops (dropout).
+        verbose: 0 silent, 1 a line every 50 iterations.
+
+    Returns:
+        dict history: ``"names"`` (variable names), ``"beta"`` (array ``(T+1, L)``, row 0 the
+        start), ``"lower"``/``"upper"`` (clamps, ``(L,)``), ``"scaled"`` (bool ``(L,)``, which
+        scales are learned), ``"objective"`` (``J`` per iteration), ``"loss"`` (``L(S; θ0)``
+        per iteration), ``"gradient"`` (unclipped ``dJ/dβ``, ``(T, L)``).
+
+    Raises:
+        ValueError: on invalid arguments, or a non-finite loss or gradient.
+    """
+    if not isinstance(model, keras.Model) or not model.built or not model.trainable_variables:
+        raise ValueError(f"`model` must be a built keras.Model with trainable variables. Received: model={model!r}")
+    _check_positive(iterations, "iterations", integer=True, allow_zero=True)
+    _check_positive(learning_rate, "learning_rate")
+    _check_positive(beta_learning_rate, "beta_learning_rate")
+    _check_positive(epsilon, "epsilon")
+    _check_positive(weight_floor, "weight_floor", allow_zero=True)
+    _check_positive(bias_floor, "bias_floor", allow_zero=True)
+    for name, value in (("beta_1", beta_1), ("beta_2", beta_2)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 2:
+        raise ValueError(f"`batch_size` must be an int >= 2. Received: batch_size={batch_size!r}")
+    half = int(batch_size) // 2
+    _check_data(data, half)
+    if isinstance(constraints, constraints_lib.Constraint):
+        if getattr(constraints, "mode", None) == "initialization":
+            raise ValueError(
+                "A single constraint with mode='initialization' must be resolved against the model: "
+                f"use `tf_sfw.constraints_for_model(model, constraint)`. Received: constraints={constraints!r}"
+            )
+        per_variable = [constraints] * len(model.trainable_variables)
+    elif isinstance(constraints, constraints_lib.VariableConstraints):
+        per_variable = [constraints.for_variable(var) for var in model.trainable_variables]
+    else:
+        raise ValueError(
+            f"`constraints` must be a VariableConstraints or a Constraint. Received: constraints={constraints!r}"
+        )
+    if loss is None:
+        loss = _default_loss(model)
+    elif not callable(loss):
+        raise ValueError(f"`loss` must be callable(y_true, y_pred). Received: loss={loss!r}")
+    tf.random.set_seed(seed)
+
+    variables = list(model.trainable_variables)
+    directions = initial_directions(model, init_norms)
+    scaled = np.array(
+        [c.is_constrained and bool(np.any(u)) for c, u in zip(per_variable, directions)], dtype=bool
+    )
+    lower = np.array([bias_floor if is_bias(v) else weight_floor for v in variables], dtype=np.float64)
+    upper = np.array(
+        [max_feasible_scale(c, u) if project else math.inf for c, u in zip(per_variable, directions)],
+        dtype=np.float64,
+    )
+    upper = np.maximum(upper, lower)
+    lower[~scaled], upper[~scaled] = 1.0, 1.0
+
+    saved_state = [tf.constant(v.numpy()) for v in model.non_trainable_variables]
+    objective_fn = _ScaleObjective(model, per_variable, directions, scaled, learning_rate, loss, second_order)
+    beta = np.clip(np.ones(len(variables)), lower, upper)
+    m, v = np.zeros_like(beta), np.zeros_like(beta)
+    history = {
+        "names": [var.name for var in variables],
+        "beta": [beta.copy()],
+        "lower": lower,
+        "upper": upper,
+        "scaled": scaled,
+        "objective": [],
+        "loss": [],
+        "gradient": [],
+    }
+    batches = _batches(data, half, seed)
+    try:
+        for step in range(1, int(iterations) + 1):
+            (x0, y0), (x1, y1), (x2, y2) = next(batches)
+            x_s, y_s = tf.concat([x0, x1], 0), tf.concat([y0, y1], 0)
+            x_t, y_t = tf.concat([x0, x2], 0), tf.concat([y0, y2], 0)
+            objective, loss0, gradient = objective_fn(beta, x_s, y_s, x_t, y_t)
+            objective, loss0 = float(objective), float(loss0)
+            if not (math.isfinite(objective) and math.isfinite(loss0)):
+                raise ValueError(
+                    f"SFW-Init got a non-finite loss at iteration {step}: loss={loss0}, objective={objective}"
+                )
+            gradient = np.where(scaled, gradient.numpy().astype(np.float64), 0.0)
+            clipped = clip_gradient(gradient)
+            new_beta, m, v = adam_update(beta, clipped, m, v, step, beta_learning_rate, beta_1, beta_2, epsilon)
+            beta = np.clip(np.where(scaled, new_beta, beta), lower, upper)
+            history["beta"].append(beta.copy())
+            history["objective"].append(objective)
+            history["loss"].append(loss0)
+            history["gradient"].append(gradient)
+            if verbose and (step % 50 == 0 or step == iterations):
+                print(f"sfw_init {step}/{iterations}: objective {objective:.4f}, beta mean {beta[scaled].mean():.4f}")
+    finally:
+        # Final (or, after an error, the last valid) scales; restore BN statistics.
+        for i, var in enumerate(variables):
+            if scaled[i]:
+                var.assign(tf.cast(beta[i], var.dtype) * objective_fn.directions[i])
+            else:
+                var.assign(objective_fn.initial[i])
+        for var, value in zip(model.non_trainable_variables, saved_state):
+            var.assign(value)
+    constraints_lib.make_feasible(variables, constraints)
+    history["beta"] = np.stack(history["beta"])
+    history["gradient"] = np.stack(history["gradient"]) if history["gradient"] else np.zeros((0, len(variables)))
+    return history
