@@ -9,7 +9,6 @@ from tf_sfw.pruning.magnitude import global_magnitude_masks, magnitude_masks
 from tf_sfw.pruning.masks import (
     FixedMask,
     apply_masks,
-    fine_tune,
     get_masks,
     is_pruned,
     prunable_weights,
@@ -144,47 +143,6 @@ def test_fixed_mask_schedule_config_roundtrip():
     assert isinstance(clone, FixedMask)
     should_prune, sparsity = clone(tf.constant(5, tf.int64))
     assert not bool(should_prune) and float(sparsity) == 0.0
-
-
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-@pytest.mark.parametrize("include_bias,include_batchnorm", [(False, False), (True, True)])
-def test_masks_survive_fine_tuning(optimizer, include_bias, include_batchnorm):
-    model = tiny_model()
-    masks = magnitude_masks(model, 0.6, include_bias=include_bias, include_batchnorm=include_batchnorm)
-    pruned = apply_masks(model, masks)
-    before = {k: v.numpy().copy() for k, v in prunable_weights(pruned, include_bias, include_batchnorm).items()}
-    opt = keras.optimizers.SGD(0.1, momentum=0.9) if optimizer == "sgd" else keras.optimizers.Adam(0.01)
-    history = fine_tune(pruned, tiny_data(), epochs=2, optimizer=opt)
-    assert len(history.history["loss"]) == 2
-    after = {k: v.numpy() for k, v in prunable_weights(pruned, include_bias, include_batchnorm).items()}
-    for k, m in get_masks(pruned).items():
-        np.testing.assert_array_equal(m, masks[k])  # masks never recomputed
-        assert np.all(after[k][m == 0] == 0.0)  # pruned stay exactly zero
-    assert any(not np.array_equal(before[k][masks[k] == 1], after[k][masks[k] == 1]) for k in masks)  # kept ones trained
-    stripped = strip(pruned)
-    for k, v in prunable_weights(stripped, include_bias, include_batchnorm).items():
-        assert np.all(v.numpy()[masks[k] == 0] == 0.0)
-
-
-def test_fine_tune_with_dataset_and_validation():
-    model = tiny_model(batchnorm=False)
-    pruned = apply_masks(model, magnitude_masks(model, 0.5))
-    ds = tf.data.Dataset.from_tensor_slices(tiny_data()).batch(16)
-    fine_tune(pruned, ds, epochs=1, steps_per_epoch=2)
-    assert all(np.all(v.numpy()[get_masks(pruned)[k] == 0] == 0) for k, v in prunable_weights(pruned).items())
-
-
-@pytest.mark.parametrize("epochs", [-1, 1.5, True])
-def test_fine_tune_validates(epochs):
-    model = tiny_model()
-    pruned = apply_masks(model, magnitude_masks(model, 0.5))
-    with pytest.raises(ValueError, match="epochs"):
-        fine_tune(pruned, tiny_data(), epochs=epochs)
-
-
-def test_fine_tune_requires_wrapped_model():
-    with pytest.raises(ValueError, match="pruning wrappers"):
-        fine_tune(tiny_model(), tiny_data(), epochs=1)
 
 
 def test_strip_gives_independent_plain_copy_with_same_predictions():
