@@ -1,0 +1,297 @@
+r"""Learning-rate schedules of Miao et al. (2022) as resumable Keras callbacks (SPEC §3).
+
+Two rules, usable together (they multiply the optimizer's learning rate in place):
+
+* :class:`StepDecay`: at the start of every epoch listed in ``milestones`` (1-based; default
+  61 and 121), :math:`\mathrm{lr} \leftarrow \mathrm{lr}\cdot\mathrm{factor}` (default 0.1).
+* :class:`LossAverageSchedule` (the paper's "dynamic change"): after every epoch ``e``
+  (1-based) with ``e > start_epoch`` (20) and ``e % every == 0`` (5), with
+  :math:`\bar L_5` / :math:`\bar L_{10}` the means of the last 5 / 10 epoch-mean training
+  losses: :math:`\bar L_5 > \bar L_{10} \Rightarrow \mathrm{lr} \leftarrow 0.7\,\mathrm{lr}`,
+  :math:`\bar L_5 < \bar L_{10} \Rightarrow \mathrm{lr} \leftarrow 1.06\,\mathrm{lr}`, equal: unchanged.
+  The new rate holds from epoch ``e + 1``. The loss of an epoch is the real mean over all its
+  batches (Keras' ``logs["loss"]`` at epoch end); the reference code's value was only the
+  last mini-batch's loss, a defect not copied. lr may exceed 1 (the SFW step size stays clipped).
+
+Both callbacks are idempotent under resumption: they remember which epochs they already
+handled (``get_state``/``set_state``, persisted by :class:`tf_sfw.training.ResumableBackup`),
+so an epoch re-entered after a mid-epoch restart is not decayed twice, and the epoch-mean loss
+of an epoch split by a restart combines the batches of both processes.
+"""
+
+import math
+
+import numpy as np
+
+from tf_sfw._keras import keras
+
+__all__ = ["LossAverageSchedule", "StepDecay", "get_learning_rate", "set_learning_rate"]
+
+
+def get_learning_rate(optimizer):
+    """Current learning rate of ``optimizer`` as a Python float.
+
+    Raises:
+        ValueError: if the learning rate is a ``LearningRateSchedule`` (epoch callbacks need a
+            plain, assignable rate).
+    """
+    lr = getattr(optimizer, "_learning_rate", None)
+    if lr is None:
+        lr = optimizer.learning_rate
+    if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
+        raise ValueError(
+            "Epoch learning-rate callbacks need a float learning rate, but the optimizer uses the "
+            f"schedule {type(lr).__name__}. Received: learning_rate={lr!r}"
+        )
+    return float(keras.backend.get_value(lr))
+
+
+def set_learning_rate(optimizer, value):
+    """Assign ``value`` to the optimizer's learning rate (a checkpointed variable)."""
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"The learning rate must be a finite number >= 0. Received: learning_rate={value}")
+    get_learning_rate(optimizer)  # validates that it is not a schedule
+    optimizer.learning_rate = value
+
+
+def _check_positive_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value!r}")
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}")
+
+
+class StepDecay(keras.callbacks.Callback):
+    r"""Multiply the learning rate by ``factor`` at the start of each 1-based epoch in ``milestones``.
+
+    With the defaults, :math:`\mathrm{lr}_e = \mathrm{lr}_0 \cdot 0.1^{[e \ge 61] + [e \ge 121]}`
+    (1-based epoch ``e``) when no other rule changes the rate.
+
+    Args:
+        milestones: Increasing 1-based epoch numbers (>= 2) at whose start the rate is multiplied.
+        factor: Multiplier in ``(0, 1]`` (0.1 divides by 10).
+        verbose: If truthy, print each change.
+    """
+
+    def __init__(self, milestones=(61, 121), factor=0.1, verbose=0):
+        super().__init__()
+        try:
+            milestones = tuple(milestones)
+        except TypeError:
+            raise ValueError(f"`milestones` must be a sequence of ints. Received: milestones={milestones!r}") from None
+        for m in milestones:
+            if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
+                raise ValueError(
+                    f"`milestones` must hold 1-based epoch numbers >= 2 (epoch 1 starts at the initial rate). "
+                    f"Received: milestones={milestones!r}"
+                )
+        if list(milestones) != sorted(set(milestones)):
+            raise ValueError(f"`milestones` must be strictly increasing. Received: milestones={milestones!r}")
+        _check_positive_number("factor", factor)
+        if factor > 1:
+            raise ValueError(f"`factor` must be in (0, 1]. Received: factor={factor}")
+        self.milestones = tuple(int(m) for m in milestones)
+        self.factor = factor
+        self.verbose = verbose
+        self._last_epoch = -1  # last 0-based epoch whose start was handled
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch <= self._last_epoch:
+            return  # re-entered after a mid-epoch restart: already applied
+        self._last_epoch = epoch
+        if epoch + 1 in self.milestones:
+            lr = get_learning_rate(self.model.optimizer) * self.factor
+            set_learning_rate(self.model.optimizer, lr)
+            if self.verbose:
+                print(f"\nStepDecay: epoch {epoch + 1}: learning rate -> {lr:.6g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = get_learning_rate(self.model.optimizer)
+
+    def get_state(self):
+        """JSON-serialisable progress (for resumption)."""
+        return {"last_epoch": self._last_epoch}
+
+    def set_state(self, state):
+        """Restore :meth:`get_state`."""
+        self._last_epoch = int(state["last_epoch"])
+
+    def get_config(self):
+        return {"milestones": list(self.milestones), "factor": self.factor, "verbose": self.verbose}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class LossAverageSchedule(keras.callbacks.Callback):
+    r"""The paper's loss-average learning-rate rule (SPEC §3).
+
+    After 1-based epoch ``e`` with ``e > start_epoch`` and ``e % every == 0``:
+
+    .. math::
+        \bar L_s = \tfrac{1}{s}\sum_{i=e-s+1}^{e} L_i,\quad
+        \bar L_l = \tfrac{1}{l}\sum_{i=e-l+1}^{e} L_i,\quad
+        \mathrm{lr} \leftarrow \mathrm{lr}\cdot
+        \begin{cases}\mathrm{decrease} & \bar L_s > \bar L_l\\
+        \mathrm{increase} & \bar L_s < \bar L_l\\ 1 & \text{otherwise}\end{cases}
+
+    with :math:`L_i` the mean training loss of epoch ``i`` over all its batches, ``s =
+    short_window`` (5), ``l = long_window`` (10). Epochs with fewer than ``l`` recorded losses
+    are skipped.
+
+    Args:
+        start_epoch: Rule active for epochs ``e > start_epoch`` (default 20).
+        every: Apply at epochs that are multiples of ``every`` (default 5).
+        short_window: Length of the short average (default 5).
+        long_window: Length of the long average (default 10, > ``short_window``).
+        decrease: Factor when the short average is higher (default 0.7, in (0, 1]).
+        increase: Factor when the short average is lower (default 1.06, >= 1).
+        verbose: If truthy, print each change.
+
+    Attributes:
+        history: dict ``{1-based epoch: epoch-mean loss}``.
+    """
+
+    def __init__(
+        self, start_epoch=20, every=5, short_window=5, long_window=10, decrease=0.7, increase=1.06, verbose=0
+    ):
+        super().__init__()
+        _check_int("start_epoch", start_epoch, 0)
+        _check_int("every", every, 1)
+        _check_int("short_window", short_window, 1)
+        _check_int("long_window", long_window, 1)
+        if long_window <= short_window:
+            raise ValueError(
+                f"`long_window` must be > `short_window`. Received: long_window={long_window}, short_window={short_window}"
+            )
+        _check_positive_number("decrease", decrease)
+        _check_positive_number("increase", increase)
+        if decrease > 1:
+            raise ValueError(f"`decrease` must be in (0, 1]. Received: decrease={decrease}")
+        if increase < 1:
+            raise ValueError(f"`increase` must be >= 1. Received: increase={increase}")
+        self.start_epoch = int(start_epoch)
+        self.every = int(every)
+        self.short_window = int(short_window)
+        self.long_window = int(long_window)
+        self.decrease = decrease
+        self.increase = increase
+        self.verbose = verbose
+        self.history = {}
+        self._last_epoch = -1  # last 0-based epoch whose end was handled
+        # Loss sum / batch count of the current epoch carried over from before a restart,
+        # and batches seen / running mean in this process.
+        self._carry = (None, 0.0, 0)  # (0-based epoch, loss sum, batches)
+        self._epoch = None
+        self._seen = 0
+        self._running = None
+
+    # -- pure rule ---------------------------------------------------------------------
+    def factor_after(self, epoch_1based, history):
+        """Multiplier applied after 1-based epoch ``epoch_1based`` given ``{epoch: loss}``."""
+        e = epoch_1based
+        if e <= self.start_epoch or e % self.every != 0:
+            return 1.0
+        window = [history.get(i) for i in range(e - self.long_window + 1, e + 1)]
+        if any(v is None for v in window):
+            return 1.0
+        short = float(np.mean(window[-self.short_window :]))
+        long = float(np.mean(window))
+        if not (math.isfinite(short) and math.isfinite(long)):
+            raise ValueError(
+                f"LossAverageSchedule: non-finite epoch loss in epochs {e - self.long_window + 1}..{e}: {window}"
+            )
+        if short > long:
+            return self.decrease
+        if short < long:
+            return self.increase
+        return 1.0
+
+    # -- callback hooks ----------------------------------------------------------------
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._seen = 0
+        self._running = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs and "loss" in logs:
+            self._seen += 1
+            self._running = float(logs["loss"])  # Keras reports the running mean of this epoch
+
+    def _epoch_mean(self, epoch, logs):
+        mean = float(logs["loss"]) if logs and "loss" in logs else self._running
+        if mean is None:
+            raise ValueError(f"LossAverageSchedule: no training loss was logged in epoch {epoch + 1}.")
+        c_epoch, c_sum, c_count = self._carry
+        if c_epoch == epoch and c_count:
+            mean = (c_sum + mean * self._seen) / (c_count + self._seen)
+        return mean
+
+    def _finish_epoch(self, epoch, mean):
+        if epoch <= self._last_epoch:
+            return
+        self._last_epoch = epoch
+        self._carry = (None, 0.0, 0)
+        if not math.isfinite(mean):
+            raise ValueError(f"LossAverageSchedule: the mean training loss of epoch {epoch + 1} is {mean}.")
+        self.history[epoch + 1] = mean
+        factor = self.factor_after(epoch + 1, self.history)
+        if factor != 1.0:
+            lr = get_learning_rate(self.model.optimizer) * factor
+            set_learning_rate(self.model.optimizer, lr)
+            if self.verbose:
+                print(f"\nLossAverageSchedule: after epoch {epoch + 1}: learning rate x{factor} -> {lr:.6g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._finish_epoch(epoch, self._epoch_mean(epoch, logs))
+        if logs is not None:
+            logs["lr"] = get_learning_rate(self.model.optimizer)
+
+    # -- resumption --------------------------------------------------------------------
+    def get_state(self):
+        """JSON-serialisable progress, including the partial loss sum of the running epoch."""
+        c_epoch, c_sum, c_count = self._carry
+        epoch = self._epoch if self._epoch is not None else c_epoch
+        total, count = (c_sum, c_count) if (c_epoch is not None and c_epoch == epoch) else (0.0, 0)
+        if self._seen and self._running is not None:
+            total, count = total + self._running * self._seen, count + self._seen
+        partial = [epoch, total, count] if (count and epoch > self._last_epoch) else None
+        return {
+            "history": {str(k): v for k, v in self.history.items()},
+            "last_epoch": self._last_epoch,
+            "partial": partial,
+        }
+
+    def set_state(self, state):
+        """Restore :meth:`get_state`; an epoch whose batches were all done is finished now."""
+        self.history = {int(k): float(v) for k, v in state["history"].items()}
+        self._last_epoch = int(state["last_epoch"])
+        self._carry = (None, 0.0, 0)
+        partial = state.get("partial")
+        if partial:
+            epoch, total, count = int(partial[0]), float(partial[1]), int(partial[2])
+            steps = (self.params or {}).get("steps")
+            if steps is not None and count >= steps:
+                self._finish_epoch(epoch, total / count)  # the backup was taken at its last batch
+            else:
+                self._carry = (epoch, total, count)
+
+    def get_config(self):
+        return {
+            "start_epoch": self.start_epoch,
+            "every": self.every,
+            "short_window": self.short_window,
+            "long_window": self.long_window,
+            "decrease": self.decrease,
+            "increase": self.increase,
+            "verbose": self.verbose,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
