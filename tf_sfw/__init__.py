@@ -1,6 +1,6 @@
 """tf_sfw: pruning-friendly networks for tf-keras via Stochastic Frank-Wolfe."""
 
-from tf_sfw import lmo
+from tf_sfw import lmo, saving
 from tf_sfw.constraints import (
     KSparsePolytope,
     KSupportNormBall,
@@ -26,4 +26,5 @@ __all__ = [
     "expected_init_norm",
     "make_feasible",
     "lmo",
+    "saving",
 ]

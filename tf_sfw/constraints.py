@@ -87,6 +87,12 @@ def _num_elements(x):
     return n
 
 
+def _radial_rescale(x, radius, size):
+    """``x * min(1, radius / size)`` (``x`` unchanged when ``size`` is 0)."""
+    ratio = tf.math.divide_no_nan(tf.constant(radius, dtype=x.dtype), tf.cast(size, x.dtype))
+    return x * tf.where(size > 0, tf.minimum(tf.ones([], x.dtype), ratio), tf.ones([], x.dtype))
+
+
 class Constraint:
     """Base class of the convex sets. Subclasses implement the methods below."""
 
@@ -220,7 +226,7 @@ class KSparsePolytope(_TopKSet):
         k, r = self.k_for(n), self.radius(n)
         magnitudes = tf.abs(x)
         size = tf.maximum(tf.reduce_max(magnitudes), tf.reduce_sum(magnitudes) / k)
-        return x * tf.minimum(tf.cast(1.0, x.dtype), tf.math.divide_no_nan(tf.cast(r, x.dtype), size))
+        return _radial_rescale(x, r, size)
 
 
 @_register
@@ -258,7 +264,7 @@ class KSupportNormBall(_TopKSet):
         k, r = self.k_for(n), self.radius(n)
         l1 = tf.reduce_sum(tf.abs(x))
         bound = tf.minimum(l1, 2.0 * tf.maximum(tf.norm(x), l1 / math.sqrt(k)))
-        return x * tf.minimum(tf.cast(1.0, x.dtype), tf.math.divide_no_nan(tf.cast(r, x.dtype), bound))
+        return _radial_rescale(x, r, bound)
 
 
 @_register
@@ -300,7 +306,7 @@ class LpBall(Constraint):
         r = self.radius(_num_elements(x))
         flat = tf.reshape(x, [-1])
         norm = tf.norm(flat, ord=np.inf if math.isinf(self.p) else self.p)
-        return x * tf.minimum(tf.cast(1.0, x.dtype), tf.math.divide_no_nan(tf.cast(r, x.dtype), norm))
+        return _radial_rescale(x, r, norm)
 
     def get_config(self):
         return {"p": "inf" if math.isinf(self.p) else self.p, "mode": self.mode, "value": self.value}
@@ -427,6 +433,8 @@ def _fans(shape):
 def _mean_square(initializer, shape):
     """E[x^2] of one entry under ``initializer``, or None when unknown."""
     init = keras.initializers.get(initializer)
+    if not isinstance(init, keras.initializers.Initializer):
+        return None
     cfg = init.get_config()
     if isinstance(init, keras.initializers.VarianceScaling):
         fan_in, fan_out = _fans(shape)
@@ -478,7 +486,12 @@ def expected_init_norm(initializer, shape, num_samples=100):
         f"estimating it from {num_samples} samples.",
         stacklevel=2,
     )
-    norms = [float(tf.norm(init(shape))) for _ in range(num_samples)]
+    config = init.get_config() if hasattr(init, "get_config") else {}
+    if "seed" in config:  # an unseeded Keras initializer repeats its values: vary the seed
+        draws = [type(init).from_config({**config, "seed": i})(shape) for i in range(num_samples)]
+    else:
+        draws = [init(shape) for _ in range(num_samples)]
+    norms = [float(tf.norm(draw)) for draw in draws]
     return float(np.mean(norms))
 
 

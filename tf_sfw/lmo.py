@@ -29,6 +29,7 @@ import tensorflow as tf
 
 __all__ = [
     "SELECTIONS",
+    "DEFAULT_SELECTION",
     "kth_largest_magnitude",
     "top_k_weights",
     "k_sparse_lmo",
@@ -43,7 +44,23 @@ __all__ = [
 ]
 
 #: Algorithms for the K-th largest magnitude (see `kth_largest_magnitude`).
-SELECTIONS = ("topk",)
+SELECTIONS = ("radix", "topk")
+
+#: Default selection of every top-K LMO and of `tf_sfw.SFW`.
+DEFAULT_SELECTION = "radix"
+
+# Radix selection: a float32 magnitude's bit pattern (sign bit 0) is split into a high
+# digit (bits 30..15, 65536 bins) and a low digit (bits 14..0, 32768 bins).
+_LOW_BITS = 15
+_HIGH_BINS = 1 << 16
+_LOW_BINS = 1 << _LOW_BITS
+
+
+def _as_dtype(value, dtype):
+    """``value`` as a scalar of ``dtype`` (Python floats are not rounded through float32)."""
+    if isinstance(value, (int, float)):
+        return tf.constant(value, dtype=dtype)
+    return tf.cast(value, dtype)
 
 
 def _check_k(k, n):
@@ -60,50 +77,125 @@ def _num_elements(x):
     return n
 
 
-def kth_largest_magnitude(x, k, selection="topk"):
+def _histogram(values, size):
+    """Counts of each int32 value in ``[0, size)``; values ``>= size`` are ignored."""
+    return tf.raw_ops.DenseBincount(
+        input=values,
+        size=tf.constant(size, tf.int32),
+        weights=tf.constant([], tf.int32),
+        binary_output=False,
+    )
+
+
+def _select_bin(hist, k, rows):
+    r"""The bin holding the ``k``-th largest value, from a histogram over ascending bins.
+
+    Returns ``(b, c)`` with :math:`\sum_{j \ge b} h_j \ge k > \sum_{j > b} h_j = c`, found
+    with two small suffix sums (``rows`` groups of bins, then the bins of one group).
+    Requires :math:`1 \le k \le \sum_j h_j`.
+    """
+    cols = hist.shape[0] // rows
+    grid = tf.reshape(hist, [rows, cols])
+    row_counts = tf.reduce_sum(grid, axis=1)
+    rows_from = tf.cumsum(row_counts, reverse=True)  # count in rows >= r
+    row = tf.reduce_sum(tf.cast(rows_from >= k, tf.int32)) - 1
+    counts = tf.gather(grid, row)
+    bins_from = tf.cumsum(counts, reverse=True) + (tf.gather(rows_from, row) - tf.gather(row_counts, row))
+    col = tf.reduce_sum(tf.cast(bins_from >= k, tf.int32)) - 1
+    return row * cols + col, tf.gather(bins_from, col) - tf.gather(counts, col)
+
+
+def _radix_select(magnitudes, k):
+    r"""Exact K-th largest of flat non-negative float32 ``magnitudes`` by radix selection.
+
+    For :math:`a \ge 0` (sign bit 0, NaN excluded) the float32 order equals the order of
+    the int32 bit patterns :math:`b(a)`. Pass 1 histograms the high digit
+    :math:`b \gg 15` (65536 bins) and finds the bin ``p`` of the K-th largest; pass 2
+    histograms the low digit :math:`b - (p \ll 15)` of the entries of bin ``p`` (others
+    fall outside ``[0, 32768)`` after masking the sign bit and are ignored) and finds
+    the bin ``q`` of the :math:`(K - c_1)`-th largest, :math:`c_1` the count above bin
+    ``p``. Then :math:`t = a(p \ll 15 + q)` exactly, and the histograms give the counts
+    :math:`c_> = \#\{a_i > t\}` and :math:`c_= = \#\{a_i = t\}` for free. Two reading
+    passes, no sort, static shapes, integer counts (deterministic).
+
+    Returns:
+        ``(t, count_above, count_tied)``: float32 scalar and two int32 scalars.
+    """
+    bits = tf.bitcast(magnitudes, tf.int32)
+    high_hist = _histogram(tf.bitwise.right_shift(bits, _LOW_BITS), _HIGH_BINS)
+    high, above_high = _select_bin(high_hist, tf.constant(k, tf.int32), rows=256)
+    base = tf.bitwise.left_shift(high, _LOW_BITS)
+    # bits - base < 0 becomes bits - base + 2^31 >= 2^31 - base >= _LOW_BINS: ignored.
+    low_hist = _histogram(tf.bitwise.bitwise_and(bits - base, 0x7FFFFFFF), _LOW_BINS)
+    low, above_low = _select_bin(low_hist, k - above_high, rows=128)
+    t = tf.bitcast(base + low, tf.float32)
+    return t, above_high + above_low, tf.gather(low_hist, low)
+
+
+def _check_selection(selection):
+    if selection not in SELECTIONS:
+        raise ValueError(f"`selection` must be one of {SELECTIONS}. Received: selection={selection!r}")
+
+
+def _kth_largest_and_counts(x, k, selection):
+    """``(t, count_above, count_tied)`` in float32, or counts None (topk path)."""
+    x = tf.convert_to_tensor(x)
+    _check_k(k, _num_elements(x))
+    _check_selection(selection)
+    magnitudes = tf.reshape(tf.abs(x), [-1])
+    if selection == "radix" and x.dtype in (tf.float32, tf.float16, tf.bfloat16):
+        # float16/bfloat16 -> float32 is exact and order preserving.
+        t, above, tied = _radix_select(tf.cast(magnitudes, tf.float32), k)
+        return tf.cast(t, x.dtype), tf.cast(above, tf.float32), tf.cast(tied, tf.float32)
+    return tf.reduce_min(tf.math.top_k(magnitudes, k=k, sorted=False).values), None, None
+
+
+def kth_largest_magnitude(x, k, selection=DEFAULT_SELECTION):
     r"""The K-th largest value of :math:`|x|` over all entries of ``x`` (a scalar).
 
     Args:
         x: Tensor of any static shape and floating dtype.
         k: Python int in ``[1, x.size]``.
-        selection: ``"topk"`` uses ``tf.math.top_k`` on the flattened magnitudes.
+        selection: ``"radix"`` (default): exact two-pass radix selection on the float32
+            bit patterns of :math:`|x|` (`_radix_select`; float16/bfloat16 are converted
+            to float32 exactly, float64 falls back to ``"topk"``). ``"topk"``:
+            ``tf.math.top_k`` on the flattened magnitudes (a partial sort: much slower).
+            Both give the same ``t``.
 
     Returns:
         Scalar tensor of ``x.dtype``: :math:`t` with :math:`\#\{|x_i| \ge t\} \ge K` and
         :math:`\#\{|x_i| > t\} < K`.
     """
-    n = _num_elements(x)
-    _check_k(k, n)
-    if selection not in SELECTIONS:
-        raise ValueError(f"`selection` must be one of {SELECTIONS}. Received: selection={selection!r}")
-    magnitudes = tf.reshape(tf.abs(x), [-1])
-    return tf.reduce_min(tf.math.top_k(magnitudes, k=k, sorted=False).values)
+    return _kth_largest_and_counts(x, k, selection)[0]
 
 
-def top_k_weights(x, k, selection="topk"):
+def top_k_weights(x, k, selection=DEFAULT_SELECTION):
     r"""Weights in [0, 1] that select the K largest-magnitude entries of ``x``.
 
     .. math::
         w_i = \begin{cases} 1 & |x_i| > t \\ (K - c_>)/c_= & |x_i| = t \\ 0 & |x_i| < t \end{cases}
 
     with :math:`t` the K-th largest magnitude, :math:`c_> = \#\{|x_i| > t\}` and
-    :math:`c_= = \#\{|x_i| = t\}`. Always :math:`\sum_i w_i = K`.
+    :math:`c_= = \#\{|x_i| = t\}`. Always :math:`\sum_i w_i = K`. With ``"radix"`` the
+    counts come from the selection's histograms (no extra pass).
 
     Returns:
         Tensor of the shape and dtype of ``x``.
     """
-    t = kth_largest_magnitude(x, k, selection)
+    x = tf.convert_to_tensor(x)
+    t, count_above, count_tied = _kth_largest_and_counts(x, k, selection)
     magnitudes = tf.abs(x)
     above = magnitudes > t
     tied = tf.equal(magnitudes, t)
-    count_above = tf.reduce_sum(tf.cast(above, tf.float32))
-    count_tied = tf.reduce_sum(tf.cast(tied, tf.float32))
+    if count_above is None:
+        count_above = tf.reduce_sum(tf.cast(above, tf.float32))
+        count_tied = tf.reduce_sum(tf.cast(tied, tf.float32))
     share = tf.cast((float(k) - count_above) / count_tied, x.dtype)
-    one = tf.ones_like(x)
-    return tf.where(above, one, tf.where(tied, share * one, tf.zeros_like(x)))
+    zero = tf.zeros([], x.dtype)
+    return tf.where(above, tf.ones([], x.dtype), tf.where(tied, share, zero))
 
 
-def k_sparse_lmo(g, k, radius, selection="topk"):
+def k_sparse_lmo(g, k, radius, selection=DEFAULT_SELECTION):
     r"""LMO of the K-sparse polytope :math:`B_1(rK) \cap B_\infty(r)`.
 
     .. math::  v_i = -r\,\mathrm{sign}(g_i)\,w_i, \quad w = \texttt{top\_k\_weights}(g, K).
@@ -118,10 +210,10 @@ def k_sparse_lmo(g, k, radius, selection="topk"):
         ``v`` with the shape and dtype of ``g``.
     """
     weights = top_k_weights(g, k, selection)
-    return (-tf.cast(radius, g.dtype)) * tf.sign(g) * weights
+    return (-_as_dtype(radius, g.dtype)) * tf.sign(g) * weights
 
 
-def k_support_lmo(g, k, radius, selection="topk"):
+def k_support_lmo(g, k, radius, selection=DEFAULT_SELECTION):
     r"""LMO of the K-support norm ball of radius ``r`` (Zimmer et al. 2022).
 
     The dual norm is the L2 norm of the K largest-magnitude entries, so
@@ -135,7 +227,7 @@ def k_support_lmo(g, k, radius, selection="topk"):
     weights = top_k_weights(g, k, selection)
     selected = weights * g
     norm = tf.sqrt(tf.reduce_sum(weights * tf.square(g)))
-    return (-tf.cast(radius, g.dtype)) * tf.math.divide_no_nan(selected, norm)
+    return (-_as_dtype(radius, g.dtype)) * tf.math.divide_no_nan(selected, norm)
 
 
 def l1_ball_lmo(g, radius):
@@ -147,17 +239,17 @@ def l1_ball_lmo(g, radius):
     flat = tf.reshape(g, [-1])
     index = tf.argmax(tf.abs(flat), output_type=tf.int32)
     one_hot = tf.one_hot(index, n, dtype=g.dtype)
-    return tf.reshape((-tf.cast(radius, g.dtype)) * tf.sign(flat) * one_hot, tf.shape(g))
+    return tf.reshape((-_as_dtype(radius, g.dtype)) * tf.sign(flat) * one_hot, tf.shape(g))
 
 
 def l2_ball_lmo(g, radius):
     r"""LMO of the L2 ball: :math:`v = -r\, g / \|g\|_2` (0 where ``g = 0``)."""
-    return (-tf.cast(radius, g.dtype)) * tf.math.divide_no_nan(g, tf.norm(g))
+    return (-_as_dtype(radius, g.dtype)) * tf.math.divide_no_nan(g, tf.norm(g))
 
 
 def linf_ball_lmo(g, radius):
     r"""LMO of the L∞ ball: :math:`v = -r\,\mathrm{sign}(g)`."""
-    return (-tf.cast(radius, g.dtype)) * tf.sign(g)
+    return (-_as_dtype(radius, g.dtype)) * tf.sign(g)
 
 
 def lp_ball_lmo(g, p, radius):
@@ -183,7 +275,7 @@ def lp_ball_lmo(g, p, radius):
     scaled = tf.math.divide_no_nan(magnitudes, scale)
     norm_q = tf.pow(tf.reduce_sum(tf.pow(scaled, q)), 1.0 / q)
     direction = tf.pow(tf.math.divide_no_nan(scaled, norm_q), q - 1.0)
-    return (-tf.cast(radius, g.dtype)) * tf.sign(g) * direction
+    return (-_as_dtype(radius, g.dtype)) * tf.sign(g) * direction
 
 
 def _check_order(p):

@@ -33,6 +33,12 @@ class SFW(keras.optimizers.Optimizer):
     :math:`C`; at the first step every variable is first moved into its set
     (`Constraint.shift_inside`, the identity on feasible points).
 
+    Under `tf.distribute` strategies every replica applies the same step to the all-reduced
+    gradient. Note that top-K LMOs are discontinuous where magnitudes tie exactly (e.g. the
+    two columns of a 2-class softmax kernel's gradient): float-level differences between a
+    one-device and a multi-device gradient sum can then select another, equally optimal,
+    vertex.
+
     Variables whose constraint is `tf_sfw.constraints.Unconstrained` are updated by SGD
     with the same momentum: :math:`\theta_{t+1} = \theta_t - \mathrm{lr}_t\, m_t`.
 
@@ -141,7 +147,7 @@ class SFW(keras.optimizers.Optimizer):
         dtype = variable.dtype
         gradient = tf.convert_to_tensor(gradient)
         first_step = tf.equal(self.iterations, 0)
-        mu = tf.where(first_step, tf.zeros([], dtype), tf.cast(self.momentum, dtype))
+        mu = tf.where(first_step, tf.zeros([], dtype), tf.constant(self.momentum, dtype))
         m.assign(mu * m + (1.0 - mu) * tf.cast(gradient, dtype))
         lr = tf.cast(self.learning_rate, dtype)
 
@@ -158,7 +164,7 @@ class SFW(keras.optimizers.Optimizer):
         if self.rescale == "gradient":
             factor = tf.math.divide_no_nan(tf.norm(m), tf.norm(theta - v))
         elif self.rescale == "diameter":
-            factor = tf.cast(1.0 / constraint.l2_diameter(variable.shape.num_elements()), dtype)
+            factor = tf.constant(1.0 / constraint.l2_diameter(variable.shape.num_elements()), dtype)
         else:
             factor = tf.ones([], dtype)
         eta = tf.clip_by_value(lr * factor, 0.0, 1.0)
@@ -166,9 +172,12 @@ class SFW(keras.optimizers.Optimizer):
 
     def get_config(self):
         config = super().get_config()
+        learning_rate = self._serialize_hyperparameter(self._learning_rate)
+        if hasattr(learning_rate, "item"):  # numpy scalar from the lr variable: JSON-friendly
+            learning_rate = learning_rate.item()
         config.update(
             {
-                "learning_rate": self._serialize_hyperparameter(self._learning_rate),
+                "learning_rate": learning_rate,
                 "momentum": self.momentum,
                 "rescale": self.rescale,
                 "constraints": constraints_lib.serialize(self.constraints),

@@ -1,0 +1,330 @@
+"""Tests of tf_sfw.SFW: numpy parity, feasibility, config, save/reload/continue, jit, distribution."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_sfw
+from tf_sfw import constraints as C
+from tf_sfw._keras import keras
+
+RNG = np.random.default_rng(2)
+
+
+# ----------------------------------------------------------------------------------------
+# numpy reference of SPEC §2
+
+
+def np_k_sparse_lmo(g, k, r):
+    flat = g.ravel()
+    t = np.sort(np.abs(flat))[::-1][k - 1]
+    above, tied = np.abs(flat) > t, np.abs(flat) == t
+    w = np.where(above, 1.0, np.where(tied, (k - above.sum()) / tied.sum(), 0.0))
+    return (-r * np.sign(flat) * w).reshape(g.shape)
+
+
+def np_lmo(constraint, g):
+    n = g.size
+    if isinstance(constraint, C.KSparsePolytope):
+        return np_k_sparse_lmo(g, constraint.k_for(n), constraint.radius(n))
+    if isinstance(constraint, C.LpBall) and constraint.p == 2:
+        return -constraint.radius(n) * g / np.linalg.norm(g)
+    raise NotImplementedError(constraint)
+
+
+def np_shift_inside(constraint, x):
+    n = x.size
+    r = constraint.radius(n)
+    if isinstance(constraint, C.KSparsePolytope):
+        size = max(np.max(np.abs(x)), np.sum(np.abs(x)) / constraint.k_for(n))
+    else:
+        size = np.linalg.norm(x)
+    return x * min(1.0, r / size)
+
+
+def np_sfw(thetas, grads_per_step, constraints, lr, momentum, rescale):
+    thetas = [t.astype(np.float64).copy() for t in thetas]
+    ms = [np.zeros_like(t) for t in thetas]
+    for step, grads in enumerate(grads_per_step):
+        mu = 0.0 if step == 0 else momentum
+        for i, (g, c) in enumerate(zip(grads, constraints)):
+            ms[i] = mu * ms[i] + (1 - mu) * g
+            if not c.is_constrained:
+                thetas[i] = thetas[i] - lr * ms[i]
+                continue
+            if step == 0:
+                thetas[i] = np_shift_inside(c, thetas[i])
+            v = np_lmo(c, ms[i])
+            if rescale == "gradient":
+                factor = np.linalg.norm(ms[i]) / np.linalg.norm(thetas[i] - v)
+            elif rescale == "diameter":
+                factor = 1.0 / c.l2_diameter(thetas[i].size)
+            else:
+                factor = 1.0
+            eta = min(max(lr * factor, 0.0), 1.0)
+            thetas[i] = (1 - eta) * thetas[i] + eta * v
+    return thetas
+
+
+@pytest.mark.parametrize("rescale", [None, "diameter", "gradient"])
+@pytest.mark.parametrize("lr", [0.05, 1.0])
+def test_three_steps_match_numpy_reference(rescale, lr):
+    shapes = [(5, 4), (7,), (3, 2, 2)]
+    cons_list = [
+        C.KSparsePolytope(k=3, k_frac=None, mode="radius", value=0.4),
+        C.LpBall(p=2, mode="radius", value=1.5),
+        C.Unconstrained(),
+    ]
+    init = [RNG.normal(size=s) for s in shapes]
+    init[0] *= 5.0  # infeasible start: the first step must shift it inside
+    variables = [tf.Variable(x, dtype=tf.float64, name=f"v{i}") for i, x in enumerate(init)]
+    cons = C.VariableConstraints({v.name: c for v, c in zip(variables, cons_list)})
+    opt = tf_sfw.SFW(learning_rate=lr, momentum=0.9, rescale=rescale, constraints=cons)
+    grads = [[RNG.normal(size=s) for s in shapes] for _ in range(3)]
+    for step_grads in grads:
+        opt.apply_gradients(zip([tf.constant(g) for g in step_grads], variables))
+    expected = np_sfw(init, grads, cons_list, lr, 0.9, rescale)
+    for v, e in zip(variables, expected):
+        # Keras keeps the learning rate in a float32 variable: parity to float32 precision.
+        np.testing.assert_allclose(v.numpy(), e, rtol=1e-6, atol=1e-9)
+
+
+def test_first_step_uses_the_gradient_as_momentum():
+    var = tf.Variable([0.0, 0.0, 0.0], name="w")
+    opt = tf_sfw.SFW(
+        learning_rate=0.5, momentum=0.9, rescale=None, constraints=C.Unconstrained()
+    )
+    opt.apply_gradients([(tf.constant([1.0, 2.0, 3.0]), var)])
+    np.testing.assert_allclose(var.numpy(), [-0.5, -1.0, -1.5])  # m_0 = g_0
+    opt.apply_gradients([(tf.constant([1.0, 0.0, 0.0]), var)])
+    m1 = 0.9 * np.array([1.0, 2.0, 3.0]) + 0.1 * np.array([1.0, 0.0, 0.0])
+    np.testing.assert_allclose(var.numpy(), [-0.5, -1.0, -1.5] - 0.5 * m1, rtol=1e-6)
+
+
+def infeasibility(constraint, x):
+    """How far x is outside its set, relative to the radius (<= 0 means feasible)."""
+    n = x.size
+    r = constraint.radius(n)
+    if isinstance(constraint, C.KSparsePolytope):
+        k = constraint.k_for(n)
+        return max(np.max(np.abs(x)) / r, np.sum(np.abs(x)) / (r * k)) - 1.0
+    if isinstance(constraint, C.LpBall):
+        return np.linalg.norm(x.ravel(), ord=constraint.p) / r - 1.0
+    if isinstance(constraint, C.KSupportNormBall):
+        return k_support_norm(x.ravel(), constraint.k_for(n)) / r - 1.0
+    raise NotImplementedError(constraint)
+
+
+def k_support_norm(w, k):
+    """Exact K-support norm (Argyriou et al. 2012, Prop. 2.1)."""
+    s = np.sort(np.abs(w))[::-1]
+    for r in range(k):
+        head = s[: k - r - 1]
+        tail = s[k - r - 1 :].sum()
+        upper = s[k - r - 2] if k - r - 2 >= 0 else np.inf
+        if upper > tail / (r + 1) >= s[k - r - 1] - 1e-12:
+            return math.sqrt(np.sum(head**2) + tail**2 / (r + 1))
+    raise AssertionError("no valid r")
+
+
+@pytest.mark.parametrize(
+    "constraint",
+    [
+        C.KSparsePolytope(k=None, k_frac=0.05, mode="radius", value=0.3),
+        C.KSparsePolytope(k=10, k_frac=None, mode="diameter", value=2.0),
+        C.KSupportNormBall(k=4, k_frac=None, mode="radius", value=1.0),
+        C.LpBall(p=1, mode="radius", value=2.0),
+        C.LpBall(p=2, mode="radius", value=1.0),
+        C.LpBall(p=math.inf, mode="radius", value=0.05),
+        C.LpBall(p=3.5, mode="radius", value=1.0),
+    ],
+)
+@pytest.mark.parametrize("rescale", [None, "gradient"])
+def test_iterates_stay_feasible_for_120_steps(constraint, rescale):
+    var = tf.Variable(RNG.normal(size=(20, 12)).astype(np.float32) * 3.0, name="w")
+    opt = tf_sfw.SFW(learning_rate=0.7, momentum=0.5, rescale=rescale, constraints=constraint)
+    grads = tf.constant(RNG.normal(size=(120, 20, 12)).astype(np.float32))
+
+    @tf.function
+    def step(g):
+        opt.apply_gradients([(g, var)])
+
+    worst = -np.inf
+    for i in range(120):
+        step(grads[i])
+        worst = max(worst, infeasibility(constraint, var.numpy().astype(np.float64)))
+    assert worst <= 1e-5
+
+
+def test_k_support_norm_reference_is_right_on_known_cases():
+    assert k_support_norm(np.array([3.0, 4.0, 0.0]), 2) == pytest.approx(5.0)  # 2-sparse: L2
+    assert k_support_norm(np.array([1.0, 1.0, 1.0, 1.0]), 1) == pytest.approx(4.0)  # k=1: L1
+    assert k_support_norm(np.array([1.0, -2.0, 0.5]), 3) == pytest.approx(np.linalg.norm([1, 2, 0.5]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(momentum=1.0), "momentum=1.0"),
+        (dict(momentum=-0.1), "momentum=-0.1"),
+        (dict(rescale="norm"), "rescale='norm'"),
+        (dict(selection="sort"), "selection='sort'"),
+        (dict(learning_rate=-1.0), "learning_rate=-1.0"),
+        (dict(constraints=None), "constraints=None"),
+        (dict(constraints=C.KSparsePolytope()), "mode='initialization'"),
+        (dict(constraints="ksparse"), "constraints='ksparse'"),
+    ],
+)
+def test_invalid_arguments(kwargs, message):
+    args = dict(constraints=C.Unconstrained())
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        tf_sfw.SFW(**args)
+
+
+def small_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((6,))
+    h = keras.layers.Dense(16, activation="relu", name="hidden")(inputs)
+    h = keras.layers.BatchNormalization(name="bn")(h)
+    outputs = keras.layers.Dense(3, activation="softmax", name="out")(h)
+    return keras.Model(inputs, outputs)
+
+
+def small_data(n=96):
+    x = RNG.normal(size=(n, 6)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int32) + (x[:, 2] > 1).astype(np.int32)
+    return x, y
+
+
+def sfw_for(model, lr=1.0):
+    cons = tf_sfw.constraints_for_model(
+        model, tf_sfw.KSparsePolytope(k=10, k_frac=0.05, value=15.0), overrides={"bn/": tf_sfw.Unconstrained()}
+    )
+    return tf_sfw.SFW(learning_rate=lr, momentum=0.9, rescale="gradient", constraints=cons)
+
+
+def test_config_round_trip_exact():
+    model = small_model()
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([10, 20], [1.0, 0.1, 0.01])
+    for lr in (0.5, schedule):
+        opt = sfw_for(model, lr)
+        config = opt.get_config()
+        clone = tf_sfw.SFW.from_config(json.loads(json.dumps(config)))
+        assert clone.get_config() == config
+        assert clone.constraints == opt.constraints
+    restored = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
+    assert isinstance(restored, tf_sfw.SFW) and restored.get_config() == opt.get_config()
+
+
+def test_fit_learns_and_jit_compile_matches():
+    x, y = small_data(256)
+    weights = {}
+    for jit in (False, True):
+        model = small_model(seed=3)
+        model.compile(sfw_for(model, 0.5), "sparse_categorical_crossentropy", ["accuracy"], jit_compile=jit)
+        history = model.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0)
+        assert history.history["loss"][-1] < history.history["loss"][0]
+        weights[jit] = model.get_weights()
+    for a, b in zip(weights[False], weights[True]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_update_step_compiles_with_xla():
+    var = tf.Variable(RNG.normal(size=(64, 32)).astype(np.float32), name="xla_w")
+    opt = tf_sfw.SFW(1.0, 0.9, "gradient", constraints=C.KSparsePolytope(k=None, k_frac=0.05, mode="radius", value=1.0))
+    opt.build([var])
+    g = tf.constant(RNG.normal(size=(64, 32)).astype(np.float32))
+    before = var.numpy()
+    tf.function(lambda: opt.update_step(g, var), jit_compile=True)()
+    assert not np.allclose(var.numpy(), before)
+
+
+@pytest.mark.parametrize("fmt", ["keras", "tf"])
+def test_save_reload_continue_equals_uninterrupted(tmp_path, fmt):
+    x, y = small_data(128)
+
+    def fresh():
+        model = small_model(seed=5)
+        model.compile(sfw_for(model), "sparse_categorical_crossentropy", ["accuracy"])
+        return model
+
+    straight = fresh()
+    straight.fit(x, y, batch_size=32, epochs=4, shuffle=False, verbose=0)
+
+    first = fresh()
+    first.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    path = str(tmp_path / ("model.keras" if fmt == "keras" else "saved"))
+    first.save(path, save_format=fmt)
+    reloaded = tf_sfw.saving.load_model(path)
+    assert isinstance(reloaded.optimizer, tf_sfw.SFW)
+    assert int(reloaded.optimizer.iterations) == 8
+    for a, b in zip(first.optimizer.variables(), reloaded.optimizer.variables()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    reloaded.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    assert len(reloaded.get_weights()) == len(straight.get_weights())
+    for a, b in zip(straight.get_weights(), reloaded.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import tf_sfw
+    from tf_sfw._keras import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 6)).astype(np.float32)
+    # 3 classes: with 2, the output kernel's gradient columns are exact negatives, so top-K
+    # magnitudes tie exactly and 1-ulp differences of the cross-replica sum pick other
+    # (equally optimal) vertices: the LMO is discontinuous at ties.
+    y = (x[:, 0] > 0).astype(np.int32) + (x[:, 1] > 0.5).astype(np.int32)
+    keras.utils.set_random_seed(0)
+    init = None
+
+    def run(strategy):
+        global init
+        with strategy.scope():
+            inputs = keras.Input((6,))
+            h = keras.layers.Dense(8, activation="relu", name="h")(inputs)
+            outputs = keras.layers.Dense(3, activation="softmax", name="o")(h)
+            model = keras.Model(inputs, outputs)
+            if init is None:
+                init = model.get_weights()
+            model.set_weights(init)
+            cons = tf_sfw.constraints_for_model(model, tf_sfw.KSparsePolytope(k=3, k_frac=0.05, value=15.0))
+            opt = tf_sfw.SFW(1.0, 0.9, "gradient", constraints=cons)
+            model.compile(opt, "sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+        return model.get_weights(), strategy.num_replicas_in_sync
+
+    one, n1 = run(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    two, n2 = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two))
+    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(one, init))
+    print(json.dumps({"replicas": [n1, n2], "max_diff": diff, "moved": moved}))
+    """
+)
+
+
+def test_mirrored_strategy_two_cpus_equals_one_device(tmp_path):
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == [1, 2]
+    assert result["moved"] > 1e-3  # training did something
+    assert result["max_diff"] < 1e-5
