@@ -3,7 +3,8 @@
 Trains the MNIST CNN of seed 003 (:func:`tf_sfw.models.mnist_cnn`) twice from the same
 initialisation, on the same data order, for the same number of epochs:
 
-- SGD: ``keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)`` (``--sgd-lr``);
+- SGD: ``keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)`` (``--sgd-lr``; 0.05 gave a
+  higher dense accuracy than 0.01 after 2 epochs, 98.5% vs 97.4%, so the baseline is not weak);
 - SFW: ``tf_sfw.SFW(learning_rate=1.0, momentum=0.9, rescale="gradient")`` with every
   variable in a K-sparse polytope ``KSparsePolytope(k=10, k_frac=0.05,
   mode="initialization", value=15)`` (the paper's setting, SPEC §2);
@@ -43,7 +44,7 @@ def add_parser(subparsers):
     parser.add_argument("--data-dir", default=None, help="directory with datasets/mnist.npz (else $TF_SFW_DATA_DIR, else Keras download)")
     parser.add_argument("--epochs", type=positive_int, default=2, help="training epochs for each model (default: 2)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="training batch size (default: 128)")
-    parser.add_argument("--sgd-lr", type=float, default=0.01, help="SGD learning rate, momentum 0.9 (default: 0.01)")
+    parser.add_argument("--sgd-lr", type=float, default=0.05, help="SGD learning rate, momentum 0.9 (default: 0.05)")
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order (default: 0)")
     parser.add_argument("--sparsities", default=DEFAULT_SPARSITIES, help=f"comma-separated sparsities of the sweep (default: {DEFAULT_SPARSITIES})")
     parser.add_argument("--export-sparsity", default="0.9", help="sparsity of the exported SFW model (default: 0.9)")

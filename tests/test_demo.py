@@ -1,0 +1,52 @@
+"""Quick end-to-end test of ``tf-sfw demo`` on a small MNIST subset (the full run is in README)."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tf_sfw.cli.demo import format_table
+from tf_sfw.cli.main import main
+
+DATA_DIR = os.environ.get("TF_SFW_DATA_DIR", "/work/shared/data/keras")
+
+
+@pytest.mark.skipif(not os.path.isfile(os.path.join(DATA_DIR, "datasets", "mnist.npz")), reason="MNIST not available offline")
+def test_demo_quick_end_to_end(tmp_path, capsys):
+    out, export = tmp_path / "demo", tmp_path / "export"
+    code = main([
+        "demo", "--data-dir", DATA_DIR, "--epochs", "1", "--train-examples", "512", "--test-examples", "300",
+        "--sparsities", "0,0.5,0.9", "--out", str(out), "--export-dir", str(export), "--verbose", "0",
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "SGD acc" in printed and "SFW acc" in printed and "90.0%" in printed
+    with open(out / "demo.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["model"] for r in rows} == {"sgd", "sfw"} and len(rows) == 6
+    assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
+    summary = json.loads((out / "demo.json").read_text())
+    assert summary["export"]["max_abs_prediction_diff_after_reload"] < 1e-5
+    # the exported model is the SFW model at exactly 90% kernel sparsity
+    from tf_sfw.pruning.export import load_keras_model
+    from tf_sfw.pruning.metrics import sparsity_report
+
+    report = sparsity_report(load_keras_model(str(export)))
+    assert report["counted"] - report["nonzero"] >= int(np.floor(0.9 * report["counted"] + 0.5))
+    sfw_90 = [r for r in rows if r["model"] == "sfw" and float(r["sparsity"]) == 0.9][0]
+    assert int(sfw_90["nonzero"]) == report["nonzero"]
+
+
+def test_demo_rejects_bad_sparsity(capsys):
+    assert main(["demo", "--export-sparsity", "1.0", "--data-dir", "/nonexistent"]) == 2
+    assert "export-sparsity" in capsys.readouterr().err
+
+
+def test_format_table():
+    rows_a = [{"accuracy": 0.5, "nonzero": 10}, {"accuracy": 0.25, "nonzero": 5}]
+    rows_b = [{"accuracy": 0.75, "nonzero": 10}, {"accuracy": 0.7, "nonzero": 5}]
+    table = format_table([0.0, 0.5], rows_a, rows_b).splitlines()
+    assert len(table) == 4
+    assert "50.00%" in table[2] and "75.00%" in table[2] and "50.0%" in table[3] and "70.00%" in table[3]
