@@ -27,6 +27,7 @@ import json
 import math
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -50,6 +51,7 @@ __all__ = [
     "build_constraints",
     "build_optimizer",
     "count_params",
+    "random_generators",
     "read_backup_step",
     "train",
 ]
@@ -246,6 +248,30 @@ def build_callbacks(config):
 # Resumption
 
 
+def random_generators(model):
+    """The ``tf.random.Generator`` of every layer of ``model`` that draws random numbers (Dropout...).
+
+    Keras' checkpoints of functional models do not include these generators (only layers with
+    weights are tracked), so :class:`ResumableBackup` saves their states itself. Generators are
+    created here if the layer has not been called yet, so call this at a fixed point (after
+    building the model) for reproducible seeds.
+    """
+    gens = []
+
+    def visit(layer):
+        rng = getattr(layer, "_random_generator", None)
+        if rng is not None:
+            rng._maybe_init()
+            if getattr(rng, "_generator", None) is not None:
+                gens.append(rng._generator)
+        for sub in getattr(layer, "layers", []):
+            visit(sub)
+
+    for layer in model.layers:
+        visit(layer)
+    return gens
+
+
 def read_backup_step(backup_dir):
     """Number of completed training steps stored in the latest backup under ``backup_dir``, or None."""
     latest = tf.train.latest_checkpoint(os.path.join(str(backup_dir), "chief"))
@@ -258,10 +284,11 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     """``keras.callbacks.BackupAndRestore`` that also saves the state of stateful callbacks.
 
     Keras' backup holds the model weights, the optimizer (slots such as the SFW momentum
-    buffers, iteration counter and learning rate) and the epoch/step counters. Callbacks with
-    ``get_state()``/``set_state(state)`` (the learning-rate schedules) are saved beside it, in
-    ``<backup_dir>/chief/callbacks-<step>.json`` written *before* the checkpoint (so that the
-    checkpoint that is restored always has its state file), and restored after Keras'
+    buffers, iteration counter and learning rate) and the epoch/step counters. The states of
+    callbacks with ``get_state()``/``set_state(state)`` (the learning-rate schedules) and of the
+    layers' random generators (dropout masks, see :func:`random_generators`) are saved beside
+    it, in ``<backup_dir>/chief/callbacks-<step>.json`` written *before* the checkpoint (so that
+    the checkpoint that is restored always has its state file), and restored after Keras'
     restore. Put this callback LAST in the callback list so that the states it saves include
     the batch that triggered the backup.
 
@@ -284,7 +311,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         step = int(self.model._train_counter.numpy())
-        if step == 0 or not self.stateful_callbacks:
+        generators = random_generators(self.model)
+        if step == 0 or not (self.stateful_callbacks or generators):
             return
         path = self._state_path(step)
         if not os.path.isfile(path):
@@ -296,13 +324,23 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             states = json.load(f)
         for i, cb in enumerate(self.stateful_callbacks):
             cb.set_state(states[f"{i}:{type(cb).__name__}"])
+        saved = states.get("random_generators", [])
+        if len(saved) != len(generators):
+            raise ValueError(
+                f"The backup in {self.backup_dir} has {len(saved)} random-generator states but the model has "
+                f"{len(generators)} random layers: it belongs to a different model."
+            )
+        for gen, value in zip(generators, saved):
+            gen.state.assign(np.asarray(value, dtype=gen.state.dtype.as_numpy_dtype))
 
     def _backup(self, epoch, batch=0):
-        if self.stateful_callbacks and self.model.distribute_strategy.extended.should_checkpoint:
+        generators = random_generators(self.model)
+        if (self.stateful_callbacks or generators) and self.model.distribute_strategy.extended.should_checkpoint:
             # train_counter already counts the step that just finished.
             step = int(self.model._train_counter.numpy())
             os.makedirs(self._state_dir(), exist_ok=True)
             states = {f"{i}:{type(cb).__name__}": cb.get_state() for i, cb in enumerate(self.stateful_callbacks)}
+            states["random_generators"] = [gen.state.numpy().tolist() for gen in generators]
             tmp = self._state_path(step) + ".tmp"
             with open(tmp, "w") as f:
                 json.dump(states, f)
@@ -365,7 +403,9 @@ def _make_model(config, input_shape, num_classes):
     was_enabled = keras.backend.experimental.is_tf_random_generator_enabled()
     keras.backend.experimental.enable_tf_random_generator()
     try:
-        return build_model(config.model, input_shape, num_classes)
+        model = build_model(config.model, input_shape, num_classes)
+        random_generators(model)  # create the dropout generators now, from the seed just set
+        return model
     finally:
         if not was_enabled:
             keras.backend.experimental.disable_tf_random_generator()
@@ -480,6 +520,8 @@ def train(config, out, resume=False, arrays=None, strategy=None, extra_callbacks
         verbose=config.verbose,
     )
     fit_time = time.time() - fit_start
+    if chief:  # fit finished: Keras removed backup/chief; drop the (now empty) backup folder
+        shutil.rmtree(backup_dir, ignore_errors=True)
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
         raise ValueError(f"Training diverged: the training loss of the last epoch is {losses[-1]}.")

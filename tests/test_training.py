@@ -1,0 +1,164 @@
+"""Tests for tf_sfw.training: exact resumption after a kill, outputs, configuration checks."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tf_sfw._keras import keras
+from tf_sfw.training import StopAfterSteps, TrainConfig, build_constraints, count_params, read_backup_step, train
+
+
+def _arrays(n=512, seed=0):
+    """Learnable synthetic 28x28 data: the label is the brightest of 10 horizontal bands."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    x = rng.integers(0, 100, (n, 28, 28, 1)).astype(np.uint8)
+    for i, label in enumerate(y):
+        x[i, 2 * label + 4 : 2 * label + 6] += 150
+    return (x[: n - 128], y[: n - 128]), (x[n - 128 :], y[n - 128 :])
+
+
+ARRAYS = _arrays()
+
+
+def _config(**kw):
+    base = dict(
+        model="mnist_cnn", dataset="mnist", optimizer="sfw", epochs=3, batch_size=32, test_batch_size=64,
+        schedule="paper", milestones=(2,), verbose=0,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _state(model):
+    weights = [w.numpy() for w in model.weights]
+    opt = [v.numpy() for v in model.optimizer.variables()]
+    return weights, opt
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted run per backup setting (weights, optimizer variables, metrics)."""
+    cache = {}
+
+    def get(backup_every):
+        if backup_every not in cache:
+            out = tmp_path_factory.mktemp(f"ref{backup_every}")
+            model, metrics = train(_config(backup_every=backup_every), out, arrays=ARRAYS)
+            cache[backup_every] = (_state(model), metrics, out)
+        return cache[backup_every]
+
+    return get
+
+
+@pytest.mark.parametrize(
+    "backup_every,kill_at,resumed_from",
+    [
+        (None, 20, 12),  # per-epoch backups (12 steps/epoch): restart at the end of epoch 1
+        (5, 23, 20),  # mid-epoch backups every 5 steps
+        (4, 25, 24),  # backup at the last batch of epoch 2 -> resume at the start of epoch 3
+    ],
+)
+def test_killed_run_resumes_bit_exactly(tmp_path, reference, backup_every, kill_at, resumed_from):
+    (ref_weights, ref_opt), ref_metrics, _ = reference(backup_every)
+    config = _config(backup_every=backup_every)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path, arrays=ARRAYS, extra_callbacks=[StopAfterSteps(kill_at)])
+    assert read_backup_step(tmp_path / "backup") == resumed_from
+    assert not (tmp_path / "metrics.json").exists()
+    keras.backend.clear_session()
+    model, metrics = train(config, tmp_path, resume=True, arrays=ARRAYS)
+    assert metrics["initial_step"] == resumed_from
+    weights, opt = _state(model)
+    assert len(weights) == len(ref_weights) and len(opt) == len(ref_opt)
+    for a, b in zip(weights + opt, ref_weights + ref_opt):
+        np.testing.assert_array_equal(a, b)
+    assert metrics["test_accuracy"] == ref_metrics["test_accuracy"]
+    assert metrics["final_learning_rate"] == pytest.approx(0.1)  # milestone 2 applied exactly once
+    assert not (tmp_path / "backup").exists()
+
+
+def test_outputs(reference):
+    (weights, _), metrics, out = reference(None)
+    on_disk = json.loads((out / "metrics.json").read_text())
+    for key in ("test_accuracy", "test_loss", "epochs", "wall_time_s", "params", "config", "history"):
+        assert key in on_disk
+    assert on_disk["config"] == _config(backup_every=None).to_dict()
+    assert on_disk["params"] == {"trainable": 34826, "non_trainable": 0, "total": 34826}
+    assert on_disk["epochs"] == 3 and len(on_disk["history"]["loss"]) == 3
+    assert on_disk["history"]["lr"] == pytest.approx([1.0, 0.1, 0.1])
+    assert on_disk["test_accuracy"] > 0.5  # learnable synthetic task, 36 SFW steps
+    loaded = keras.models.load_model(out / "model.keras")
+    x = ARRAYS[1][0][:16].astype("float32") / 255.0
+    (model_weights) = [w.numpy() for w in loaded.weights]
+    np.testing.assert_array_equal(model_weights[0], weights[0])
+    assert loaded.predict(x, verbose=0).shape == (16, 10)
+    assert json.loads((out / "config.json").read_text())["model"] == "mnist_cnn"
+
+
+def test_existing_backup_requires_resume(tmp_path):
+    config = _config(epochs=1, backup_every=3)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path, arrays=ARRAYS, extra_callbacks=[StopAfterSteps(4)])
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(config, tmp_path, arrays=ARRAYS)
+    with pytest.raises(ValueError, match="different configuration.*learning_rate"):
+        train(_config(epochs=1, backup_every=3, learning_rate=0.5), tmp_path, resume=True, arrays=ARRAYS)
+
+
+def test_sgd_baseline_runs(tmp_path):
+    model, metrics = train(_config(optimizer="sgd", learning_rate=0.05, epochs=1, schedule="constant"), tmp_path, arrays=ARRAYS)
+    assert type(model.optimizer).__name__ == "SGD"
+    assert np.isfinite(metrics["test_loss"])
+
+
+def test_unconstrained_bn_constraints():
+    from tf_sfw.constraints import KSparsePolytope, Unconstrained
+
+    inputs = keras.Input((4, 4, 1))
+    x = keras.layers.Conv2D(2, 3, name="c")(inputs)
+    x = keras.layers.BatchNormalization(name="norm")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="d")(keras.layers.Flatten()(x)))
+    for flag in (False, True):
+        cons = dict(build_constraints(model, _config(unconstrained_bn=flag, unconstrained=("^d/bias",))).items())
+        kinds = {name.split(":")[0]: type(c) for name, c in cons.items()}
+        assert kinds["c/kernel"] is KSparsePolytope and kinds["d/kernel"] is KSparsePolytope
+        assert kinds["d/bias"] is Unconstrained
+        assert (kinds["norm/gamma"] is Unconstrained) == flag and (kinds["norm/beta"] is Unconstrained) == flag
+    assert count_params(model)["non_trainable"] == 4  # BN moving mean/variance
+
+
+def test_config_round_trip():
+    config = _config(unconstrained=("bn",), subset=100)
+    d = config.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert TrainConfig.from_dict(d) == config
+    with pytest.raises(ValueError, match="Unknown TrainConfig keys"):
+        TrainConfig.from_dict({**d, "lr": 1.0})
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"model": "resnet50"}, "model"),
+        ({"dataset": "svhn"}, "dataset"),
+        ({"optimizer": "adam"}, "optimizer"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"learning_rate": float("nan")}, "learning_rate"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"k_frac": 0}, "k_frac"),
+        ({"unconstrained": ("(",)}, "unconstrained"),
+        ({"schedule": "cosine"}, "schedule"),
+        ({"backup_every": 0}, "backup_every"),
+    ],
+)
+def test_config_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _config(**kwargs)
+
+
+def test_stop_after_steps_validates():
+    with pytest.raises(ValueError, match="steps"):
+        StopAfterSteps(0)
