@@ -37,7 +37,6 @@ Usage::
 import argparse
 import csv
 import json
-import math
 import os
 import sys
 import time
@@ -71,12 +70,16 @@ def parse_args(argv=None):
     p.add_argument("--k-frac", type=float, default=PAPER["k_frac"])
     p.add_argument("--paper-schedule", action="store_true", default=None,
                    help="The paper's dynamic lr schedule (SPEC §3; default for cifar10).")
+    p.add_argument("--lr-milestones", type=int, nargs="*", default=None,
+                   help="1-based epochs at whose start lr is divided by 10 (default: round(E/3)+1, round(2E/3)+1; "
+                        "give no value for a constant lr). Ignored with --paper-schedule.")
     p.add_argument("--sfw-init-iterations", type=int, default=390)
     p.add_argument("--sfw-init-first-order", action="store_true", help="SFW-Init without the second-order term.")
     p.add_argument("--retrain-epochs", type=int, default=1)
     p.add_argument("--retrain-lr", type=float, default=0.01)
     p.add_argument("--table-sparsity", type=float, default=0.4)
     p.add_argument("--sparsities", type=float, nargs="+", default=list(SWEEP_SPARSITIES))
+    p.add_argument("--no-table", action="store_true", help="Skip the table protocol (curves only).")
     p.add_argument("--include-bias", action="store_true", help="Also prune biases (default: kernels only).")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="Limit the batches per epoch (smoke tests).")
     p.add_argument("--train-subset", type=int, default=None, help="Use a random subset of the training set.")
@@ -104,7 +107,8 @@ def parse_args(argv=None):
         args.epochs, args.retrain_epochs, args.sfw_init_iterations = 1, 1, 3
         args.train_subset = args.train_subset or 512
         args.test_subset = args.test_subset or 500
-        args.sparsities = [0.0, 0.4, 0.8, 0.99]
+        if args.sparsities == list(SWEEP_SPARSITIES):
+            args.sparsities = [0.0, 0.4, 0.8, 0.99]
     for name in ("epochs", "batch_size", "test_batch_size", "retrain_epochs", "sfw_init_iterations"):
         if getattr(args, name) < (0 if name in ("retrain_epochs", "sfw_init_iterations") else 1):
             p.error(f"--{name.replace('_', '-')} must be a positive integer. Received: {getattr(args, name)}")
@@ -117,47 +121,20 @@ def parse_args(argv=None):
 # Building blocks (thin glue over tf_sfw).
 
 
-def step_decay(initial_lr, epochs):
-    """lr / 10 at 1/3 and 2/3 of the run (0-based epochs round(E/3), round(2E/3); 60 and 120 for E=180)."""
-    milestones = sorted({round(epochs / 3), round(2 * epochs / 3)} - {0})
-
-    def schedule(epoch, lr=None):
-        return initial_lr * 0.1 ** sum(epoch >= m for m in milestones)
-
-    return schedule
+def short_run_milestones(epochs):
+    """1-based epochs of the lr / 10 steps for short runs: round(E/3)+1 and round(2E/3)+1
+    (61 and 121 for E = 180, the paper's milestones)."""
+    return tuple(sorted({round(epochs / 3) + 1, round(2 * epochs / 3) + 1} - {1} - set(range(epochs + 1, epochs + 3))))
 
 
-def paper_schedule_callback(initial_lr):
-    """The paper's lr rule (SPEC §3): / 10 at epochs 61 and 121 (1-based); from epoch 21 on,
-    every 5th epoch lr x 0.7 if the mean training loss of the last 5 epochs exceeds the mean
-    of the last 10, else x 1.06 if it is lower. Uses the real epoch-mean loss.
+def lr_callbacks(args):
+    """StepDecay (paper milestones, or scaled ones for short runs) + the paper's loss-average rule."""
+    from tf_sfw.schedules import LossAverageSchedule, StepDecay
 
-    TODO(sfwinit): replace by tf_sfw.schedules once helper "train" lands it.
-    """
-    from tf_sfw._keras import keras
-
-    class PaperSchedule(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.losses = []
-            self.lr = float(initial_lr)
-
-        def on_epoch_begin(self, epoch, logs=None):
-            e = epoch + 1  # 1-based
-            if e in (61, 121):
-                self.lr /= 10.0
-            if e > 20 and e % 5 == 0 and len(self.losses) >= 10:
-                last5, last10 = sum(self.losses[-5:]) / 5, sum(self.losses[-10:]) / 10
-                if last5 > last10:
-                    self.lr *= 0.7
-                elif last5 < last10:
-                    self.lr *= 1.06
-            self.model.optimizer.learning_rate = self.lr
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.losses.append(float((logs or {}).get("loss", math.nan)))
-
-    return PaperSchedule()
+    if args.paper_schedule:
+        return [StepDecay(milestones=(61, 121)), LossAverageSchedule()]
+    milestones = short_run_milestones(args.epochs) if args.lr_milestones is None else tuple(args.lr_milestones)
+    return [StepDecay(milestones=milestones)] if milestones else []
 
 
 def load_data(args, dataset):
@@ -238,9 +215,7 @@ def train_run(args, dataset, model_name, optimizer_name, use_init, train_arrays,
                 + ", ".join(f"{n.split(':')[0]}={b:.3f}" for n, b in info["sfw_init_beta"].items()))
         optimizer = tf_sfw.SFW(learning_rate=lr, momentum=args.momentum, rescale="gradient", constraints=constraints)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    callbacks = [paper_schedule_callback(lr)] if args.paper_schedule else [
-        keras.callbacks.LearningRateScheduler(step_decay(lr, args.epochs))
-    ]
+    callbacks = lr_callbacks(args)
     per_epoch = steps(args, len(y_train))
     ds = train_dataset(args, dataset, x_train, y_train, args.epochs)
     t0 = time.time()
@@ -393,9 +368,10 @@ def run_experiment(args, dataset, model_name, log):
                            "sparsity": r["sparsity"], "achieved_sparsity": r["achieved_sparsity"],
                            "test_accuracy": r["accuracy"], "test_loss": r["loss"]})
         log("    sweep: " + ", ".join(f"{100 * r['sparsity']:g}%:{100 * r['accuracy']:.2f}" for r in rows))
-        t0 = time.time()
-        table += table_rows(args, dataset, model_name, model, info, (x_train, y_train), test_ds, log)
-        info["table_seconds"] = time.time() - t0
+        if not args.no_table:
+            t0 = time.time()
+            table += table_rows(args, dataset, model_name, model, info, (x_train, y_train), test_ds, log)
+            info["table_seconds"] = time.time() - t0
         if not use_init:
             magnitudes[optimizer_name] = weight_magnitudes(model, args.include_bias)
         infos.append(info)
