@@ -9,6 +9,7 @@ import tensorflow as tf
 from tf_sfw._keras import keras
 from tf_sfw.constraints import KSparsePolytope, LpBall, Unconstrained, constraints_for_model
 from tf_sfw.sfw_init import (
+    SFWInitCallback,
     _ScaleObjective,
     adam_update,
     clip_gradient,
@@ -264,3 +265,27 @@ def test_sfw_init_validates_arguments(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         sfw_init(model, **args)
+
+
+def test_callback_runs_sfw_init_once_at_the_start_of_fit():
+    import tf_sfw
+
+    model = _tiny_model()
+    cons = constraints_for_model(model, KSparsePolytope(), overrides={"bn": Unconstrained()})
+    model.compile(optimizer=tf_sfw.SFW(learning_rate=0.5, constraints=cons), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = _arrays(40, (6,))
+    callback = SFWInitCallback((x, y), iterations=2, batch_size=8)
+    model.fit(x, y, batch_size=8, epochs=1, steps_per_epoch=1, callbacks=[callback], verbose=0)
+    assert callback.history is not None and callback.history["beta"].shape == (3, 6)
+    assert np.any(callback.history["beta"][-1] != 1.0)
+    second = SFWInitCallback((x, y), iterations=2, batch_size=8)
+    model.fit(x, y, batch_size=8, epochs=1, steps_per_epoch=1, callbacks=[second], verbose=0)
+    assert second.history is None  # optimizer already stepped: not re-initialised
+
+
+def test_callback_needs_an_sfw_optimizer():
+    model = _tiny_model()
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = _arrays(40, (6,))
+    with pytest.raises(ValueError, match="tf_sfw.SFW"):
+        model.fit(x, y, batch_size=8, epochs=1, callbacks=[SFWInitCallback((x, y), iterations=1, batch_size=8)], verbose=0)

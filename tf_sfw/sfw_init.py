@@ -57,6 +57,7 @@ from tf_sfw._keras import keras
 
 __all__ = [
     "BIAS_NAMES",
+    "SFWInitCallback",
     "adam_update",
     "clip_gradient",
     "initial_directions",
@@ -519,3 +520,42 @@ def sfw_init(
     history["beta"] = np.stack(history["beta"])
     history["gradient"] = np.stack(history["gradient"]) if history["gradient"] else np.zeros((0, len(variables)))
     return history
+
+
+class SFWInitCallback(keras.callbacks.Callback):
+    """Runs `sfw_init` on the model being fitted, at the start of a fresh training run.
+
+    The constraints are those of the model's optimizer (``model.optimizer.constraints``, i.e.
+    a `tf_sfw.SFW`); the learning rate of the differentiable step defaults to the optimizer's
+    current one. Nothing happens when the optimizer has already taken steps
+    (``optimizer.iterations > 0``, e.g. a second ``fit`` call).
+
+    Args:
+        data: Training data for `sfw_init` (``(x, y)`` arrays or a dataset of batches).
+        **kwargs: Further arguments of `sfw_init` (``iterations``, ``batch_size``, ...).
+
+    Attributes:
+        history: The dict returned by `sfw_init` (None until it ran).
+    """
+
+    def __init__(self, data, **kwargs):
+        super().__init__()
+        if "model" in kwargs or "constraints" in kwargs:
+            raise ValueError("`model` and `constraints` are taken from the fitted model and its optimizer.")
+        self.data = data
+        self.kwargs = kwargs
+        self.history = None
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        if int(optimizer.iterations.numpy()) > 0:
+            return
+        constraints = getattr(optimizer, "constraints", None)
+        if not isinstance(constraints, (constraints_lib.VariableConstraints, constraints_lib.Constraint)):
+            raise ValueError(
+                "SFW-Init needs the model to be compiled with tf_sfw.SFW (per-variable constraints). "
+                f"Received optimizer: {type(optimizer).__name__}"
+            )
+        kwargs = dict(self.kwargs)
+        kwargs.setdefault("learning_rate", float(keras.backend.get_value(optimizer.learning_rate)))
+        self.history = sfw_init(self.model, constraints, self.data, **kwargs)
