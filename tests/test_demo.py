@@ -17,7 +17,7 @@ DATA_DIR = os.environ.get("TF_SFW_DATA_DIR", "/work/shared/data/keras")
 def test_demo_quick_end_to_end(tmp_path, capsys):
     out, export = tmp_path / "demo", tmp_path / "export"
     code = main([
-        "demo", "--data-dir", DATA_DIR, "--epochs", "1", "--train-examples", "512", "--test-examples", "300",
+        "demo", "--data-dir", DATA_DIR, "--epochs", "1", "--train-examples", "256", "--test-examples", "200",
         "--sparsities", "0,0.5,0.9", "--out", str(out), "--export-dir", str(export), "--verbose", "0",
     ])
     assert code == 0
@@ -29,6 +29,8 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((out / "demo.json").read_text())
     assert summary["export"]["max_abs_prediction_diff_after_reload"] < 1e-5
+    assert summary["export"]["metrics"]["compressed_bytes"] < summary["export"]["metrics"]["dense_compressed_bytes"]
+    assert (out / "mnist_cnn_sgd.keras").is_file() and (out / "mnist_cnn_sfw.keras").is_file()
     # the exported model is the SFW model at exactly 90% kernel sparsity
     from tf_sfw.pruning.export import load_keras_model
     from tf_sfw.pruning.metrics import sparsity_report

@@ -122,6 +122,20 @@ def test_apply_masks_validates():
         apply_masks(pruned, ones)
 
 
+def test_sequential_model_round_trip():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.layers.Conv2D(2, 3, input_shape=(6, 6, 1), name="c"), keras.layers.Flatten(), keras.layers.Dense(3, name="d")])
+    masks = magnitude_masks(model, 0.5, include_bias=True)
+    pruned = apply_masks(model, masks)
+    assert isinstance(pruned, keras.Sequential)
+    x = np.random.default_rng(0).random((4, 6, 6, 1), dtype=np.float32)
+    stripped = strip(pruned)
+    assert isinstance(stripped, keras.Sequential)
+    np.testing.assert_allclose(stripped.predict(x, verbose=0), pruned.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+    for k, v in prunable_weights(stripped, include_bias=True).items():
+        assert np.all(v.numpy()[masks[k] == 0] == 0)
+
+
 def test_get_set_masks_roundtrip_and_errors():
     model = tiny_model()
     pruned = apply_masks(model, magnitude_masks(model, 0.3))

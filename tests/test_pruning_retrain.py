@@ -9,7 +9,27 @@ from tf_sfw.pruning.magnitude import magnitude_masks
 from tf_sfw.pruning.masks import apply_masks, get_masks, prunable_weights, strip
 from tf_sfw.pruning.retrain import fine_tune, prune_and_fine_tune
 
-from test_pruning_masks import tiny_data, tiny_model
+
+
+def tiny_model(seed=0, batchnorm=True):
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv_a")(inp)
+    if batchnorm:
+        x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    out = keras.layers.Dense(3, activation="softmax", name="dense_out")(x)
+    model = keras.Model(inp, out, name="tiny")
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:  # non-zero biases / BN parameters, so that pruning them matters
+        if layer.weights:
+            layer.set_weights([w + rng.normal(0, 0.1, w.shape).astype(w.dtype) for w in layer.get_weights()])
+    return model
+
+
+def tiny_data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 8, 8, 1), dtype=np.float32), rng.integers(0, 3, n)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])

@@ -13,7 +13,9 @@ then sweeps both with global magnitude pruning of the conv/dense kernels (no ret
 :func:`tf_sfw.pruning.sweep.sweep`), prints a side-by-side table, writes
 ``<out>/demo.csv``, ``<out>/demo.png`` and ``<out>/demo.json``, and exports the SFW model
 pruned to ``--export-sparsity`` (default 90%) as a SavedModel (+ ``model.keras``) to
-``saved_models/mnist_cnn_sfw_pruned90/`` (``--export-dir``).
+``saved_models/mnist_cnn_sfw_pruned90/`` (``--export-dir``). The two dense trained models are
+saved as ``<out>/mnist_cnn_sgd.keras`` and ``<out>/mnist_cnn_sfw.keras`` (without optimizer
+state) for ``tf-sfw prune`` / ``tf-sfw sweep``.
 """
 
 import os
@@ -97,9 +99,11 @@ def _run(args):
     t0 = time.perf_counter()
     import numpy as np
 
+    from tf_sfw._keras import keras
     from tf_sfw.pruning.export import export_model, load_exported, predict_exported
     from tf_sfw.pruning.magnitude import magnitude_masks
     from tf_sfw.pruning.masks import apply_masks, strip
+    from tf_sfw.pruning.metrics import pruning_metrics
     from tf_sfw.pruning.sweep import plot_sweep, sweep, write_sweep_csv
 
     (x_train, y_train), (x_test, y_test) = load_arrays_subset(
@@ -110,13 +114,17 @@ def _run(args):
     for name in ("sgd", "sfw"):
         models[name], train_seconds[name], histories[name] = _train(name, x_train, y_train, args)
         results[name] = sweep(models[name], test_ds, sparsities)
+    os.makedirs(args.out, exist_ok=True)
+    for name, model in models.items():  # dense trained models, e.g. for `tf-sfw prune --model ...`
+        keras_copy = keras.models.clone_model(model)  # uncompiled copy: no optimizer state in the file
+        keras_copy.set_weights(model.get_weights())
+        keras_copy.save(os.path.join(args.out, f"mnist_cnn_{name}.keras"))
     table = format_table(sparsities, results["sgd"], results["sfw"])
     print()
     print(f"MNIST CNN, {args.epochs} epoch(s), {len(y_train)} train / {len(y_test)} test examples; "
           "global magnitude pruning of conv/dense kernels, no retraining")
     print(table)
 
-    os.makedirs(args.out, exist_ok=True)
     labels = {"sgd": f"SGD (lr {args.sgd_lr:g}, momentum 0.9)", "sfw": "SFW (K-sparse polytope, lr 1, momentum 0.9)"}
     write_sweep_csv({"sgd": results["sgd"], "sfw": results["sfw"]}, os.path.join(args.out, "demo.csv"))
     plot_sweep({labels[k]: results[k] for k in ("sgd", "sfw")}, os.path.join(args.out, "demo.png"),
@@ -137,9 +145,12 @@ def _run(args):
         directory = export_model(pruned, args.export_dir)
         x = x_test[:256].astype(np.float32) / 255.0
         diff = float(np.max(np.abs(predict_exported(load_exported(directory), x) - pruned.predict(x, verbose=0))))
-        summary["export"] = {"directory": directory, "sparsity": export_sparsity, "max_abs_prediction_diff_after_reload": diff}
+        metrics = pruning_metrics(pruned, dense_model=models["sfw"], latency_batch=x)
+        summary["export"] = {"directory": directory, "sparsity": export_sparsity, "max_abs_prediction_diff_after_reload": diff, "metrics": metrics}
         print(f"exported the SFW model pruned to {100 * export_sparsity:g}% to {directory} "
-              f"(reloaded predictions differ by at most {diff:.2e})")
+              f"(reloaded predictions differ by at most {diff:.2e}); {metrics['nonzero']} of {metrics['counted']} "
+              f"kernel weights non-zero, gzip {metrics['compressed_bytes']} B vs dense {metrics['dense_compressed_bytes']} B, "
+              f"latency {metrics['relative_latency']:.2f}x dense")
     summary["total_seconds"] = time.perf_counter() - t0
     write_json(os.path.join(args.out, "demo.json"), summary)
     print(f"wrote {os.path.join(args.out, 'demo.csv')}, demo.png, demo.json; "
