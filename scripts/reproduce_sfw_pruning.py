@@ -70,6 +70,9 @@ def parse_args(argv=None):
     p.add_argument("--k-frac", type=float, default=PAPER["k_frac"])
     p.add_argument("--paper-schedule", action="store_true", default=None,
                    help="The paper's dynamic lr schedule (SPEC §3; default for cifar10).")
+    p.add_argument("--bias-radius", choices=("fallback", "reference"), default="reference",
+                   help="Radius of the zero-initialised biases' polytopes: 'fallback' = SPEC's E||b|| = 1.0; "
+                        "'reference' = E||b|| under PyTorch's bias init U(+-1/sqrt(fan_in)), as in the reference code.")
     p.add_argument("--lr-milestones", type=int, nargs="*", default=None,
                    help="1-based epochs at whose start lr is divided by 10 (default: round(E/3)+1, round(2E/3)+1; "
                         "give no value for a constant lr). Ignored with --paper-schedule.")
@@ -174,11 +177,33 @@ def build(args, model_name, input_shape):
     return build_model(model_name, input_shape=input_shape, num_classes=10)
 
 
+def reference_bias_norms(model):
+    r"""E||b|| of each conv/dense bias under PyTorch's default bias init U(±1/sqrt(fan_in)):
+    :math:`\sqrt{n / (3\,\mathrm{fan_{in}})}` (fan_in = entries of the kernel / output units).
+
+    The reference sizes every polytope from the initial norm of its PyTorch variable; Keras
+    initialises biases to zero, for which SPEC §1 falls back to E||b|| = 1.0, i.e. a bias radius
+    15/sqrt(K) several times larger than the reference's.
+    """
+    import numpy as np
+
+    norms = {}
+    for layer in model.layers:
+        kernel, bias = getattr(layer, "kernel", None), getattr(layer, "bias", None)
+        if kernel is None or bias is None or not bias.trainable:
+            continue
+        n = int(np.prod(bias.shape))
+        fan_in = int(np.prod(kernel.shape)) // n
+        norms[bias.name] = float(np.sqrt(n / (3.0 * fan_in)))
+    return norms
+
+
 def sfw_constraints(args, model):
     import tf_sfw
 
     default = tf_sfw.KSparsePolytope(k=args.k, k_frac=args.k_frac, mode="initialization", value=args.tau)
-    return tf_sfw.constraints_for_model(model, default)
+    init_norms = reference_bias_norms(model) if args.bias_radius == "reference" else None
+    return tf_sfw.constraints_for_model(model, default, init_norms=init_norms)
 
 
 def train_run(args, dataset, model_name, optimizer_name, use_init, train_arrays, test_ds, log):

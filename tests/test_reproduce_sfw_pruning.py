@@ -108,3 +108,21 @@ def test_cifar10_resnet18_config_runs_a_few_steps(script, tmp_path):
     curves = _read(out / "curves.csv")
     assert [(r["model"], r["optimizer"], float(r["sparsity"])) for r in curves] == [("resnet18", "SFW", 0.0), ("resnet18", "SFW", 0.5)]
     assert all(np.isfinite(float(r["test_loss"])) for r in curves)
+
+
+def test_reference_bias_norms_follow_pytorch_bias_init(script):
+    from tf_sfw.models import simple_cnn
+
+    model = simple_cnn(input_shape=(28, 28, 1))
+    norms = script.reference_bias_norms(model)
+    assert set(norms) == {f"{name}/bias:0" for name in ("conv1", "conv2", "fc1", "fc2", "fc3")}
+    # U(-a, a), a = 1/sqrt(fan_in): E b^2 = a^2 / 3, so E||b||^2 = n / (3 fan_in).
+    assert norms["conv1/bias:0"] == pytest.approx(np.sqrt(6 / (3 * 25)))
+    assert norms["fc1/bias:0"] == pytest.approx(np.sqrt(120 / (3 * 256)))
+    args = script.parse_args([])
+    cons = script.sfw_constraints(args, model)
+    bias = model.get_layer("conv1").bias
+    k = min(10, 6)
+    assert cons.for_variable(bias).radius(6) == pytest.approx(15.0 * norms["conv1/bias:0"] / np.sqrt(k))
+    args.bias_radius = "fallback"
+    assert script.sfw_constraints(args, model).for_variable(bias).radius(6) == pytest.approx(15.0 / np.sqrt(k))
