@@ -289,3 +289,28 @@ def test_callback_needs_an_sfw_optimizer():
     x, y = _arrays(40, (6,))
     with pytest.raises(ValueError, match="tf_sfw.SFW"):
         model.fit(x, y, batch_size=8, epochs=1, callbacks=[SFWInitCallback((x, y), iterations=1, batch_size=8)], verbose=0)
+
+
+def test_cli_train_with_sfw_init(tmp_path, capsys):
+    import json
+
+    from tf_sfw.cli.main import main
+
+    rng = np.random.default_rng(0)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    np.savez(
+        data_dir / "mnist.npz",
+        x_train=rng.integers(0, 256, (64, 28, 28)).astype(np.uint8), y_train=rng.integers(0, 10, 64),
+        x_test=rng.integers(0, 256, (16, 28, 28)).astype(np.uint8), y_test=rng.integers(0, 10, 16),
+    )
+    out = tmp_path / "run"
+    argv = ["train", "--model", "mnist_cnn", "--dataset", "mnist", "--data-dir", str(data_dir), "--no-download",
+            "--out", str(out), "--epochs", "1", "--batch-size", "16", "--sfw-init", "--sfw-init-iterations", "2",
+            "--verbose", "0"]
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert np.isfinite(metrics["test_loss"])
+    sgd = [a if a != str(out) else str(tmp_path / "sgd") for a in argv] + ["--optimizer", "sgd"]
+    assert main(sgd) == 2
+    assert "--sfw-init needs --optimizer sfw" in capsys.readouterr().err

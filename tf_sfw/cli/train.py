@@ -59,6 +59,9 @@ def add_parser(subparsers):
     p.add_argument("--validate", action="store_true", help="evaluate on the test set after every epoch")
     p.add_argument("--backup-every", type=int, default=None, metavar="STEPS", help="back up every N steps (default: every epoch)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    p.add_argument("--sfw-init", action="store_true",
+                   help="learn per-variable scales of the initialization first (SFW-Init, SPEC §4; sfw only, fresh runs)")
+    p.add_argument("--sfw-init-iterations", type=int, default=390, help="SFW-Init iterations")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2)
     p.set_defaults(command="train")
     return p
@@ -104,13 +107,41 @@ def config_from_args(args):
     )
 
 
+def _sfw_init_callbacks(args, config):
+    """[SFWInitCallback] for ``--sfw-init`` on a fresh run (none when resuming from a backup)."""
+    if not getattr(args, "sfw_init", False):
+        return []
+    from pathlib import Path
+
+    import numpy as np
+
+    from tf_sfw import data as data_lib
+    from tf_sfw.sfw_init import SFWInitCallback
+    from tf_sfw.training import read_backup_step
+
+    if config.optimizer != "sfw":
+        raise ValueError(f"--sfw-init needs --optimizer sfw. Received: --optimizer {config.optimizer}")
+    if config.dataset == "tiny_imagenet":
+        raise ValueError("--sfw-init is not supported for tiny_imagenet (file-based data).")
+    if isinstance(args.sfw_init_iterations, bool) or args.sfw_init_iterations < 1:
+        raise ValueError(f"--sfw-init-iterations must be >= 1. Received: {args.sfw_init_iterations}")
+    backup = Path(args.out) / "backup"
+    if backup.exists() and read_backup_step(backup) is not None:
+        return []  # resuming: the initialization already happened in the interrupted run
+    (x, y), _ = data_lib.load_arrays(config.dataset, config.data_dir, download=config.download)
+    x, y = data_lib._subset(x, y, config.subset, config.seed)
+    return [SFWInitCallback((x.astype(np.float32) / 255.0, y), iterations=args.sfw_init_iterations,
+                            batch_size=config.batch_size, seed=config.seed)]
+
+
 def run(args):
     from tf_sfw.data import CorruptDatasetError, DatasetNotFoundError
     from tf_sfw.training import train
 
     try:
         config = config_from_args(args)
-        _, metrics = train(config, out=args.out, resume=args.resume)
+        extra = _sfw_init_callbacks(args, config)
+        _, metrics = train(config, out=args.out, resume=args.resume, extra_callbacks=extra)
     except (ValueError, FileExistsError, DatasetNotFoundError, CorruptDatasetError) as err:
         print(f"tf-sfw train: error: {err}", file=sys.stderr)
         return 2
