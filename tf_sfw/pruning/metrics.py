@@ -88,6 +88,29 @@ def _check_positive_int(value, name):
     return int(value)
 
 
+def _timed_fn(model, x, warmup):
+    fn = tf.function(lambda inputs: model(inputs, training=False))
+    for _ in range(max(1, int(warmup))):
+        fn(x).numpy()
+
+    def timed():
+        start = time.perf_counter()
+        fn(x).numpy()
+        return time.perf_counter() - start
+
+    return timed
+
+
+def _check_latency_args(x, repeats, warmup):
+    repeats = _check_positive_int(repeats, "repeats")
+    if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or warmup < 0:
+        raise ValueError(f"`warmup` must be a non-negative integer. Received: warmup={warmup!r}")
+    x = tf.convert_to_tensor(x)
+    if x.shape.rank is None or x.shape.rank < 1 or x.shape[0] == 0:
+        raise ValueError(f"`x` must be a non-empty batch. Received: x with shape {x.shape}")
+    return x, repeats
+
+
 def inference_latency(model, x, repeats=20, warmup=3):
     """Median per-example inference time (seconds) of ``model`` on the fixed batch ``x``.
 
@@ -95,36 +118,33 @@ def inference_latency(model, x, repeats=20, warmup=3):
         model: A ``keras.Model``.
         x: One input batch (array or tensor); its first dimension is the batch size.
         repeats: Timed calls; the median is taken.
-        warmup: Untimed calls first (tracing, caches).
+        warmup: Untimed calls first (tracing, caches; at least one).
 
     Returns:
         ``median(call time) / batch size``.
     """
-    repeats = _check_positive_int(repeats, "repeats")
-    if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or warmup < 0:
-        raise ValueError(f"`warmup` must be a non-negative integer. Received: warmup={warmup!r}")
-    x = tf.convert_to_tensor(x)
-    if x.shape.rank is None or x.shape.rank < 1 or x.shape[0] == 0:
-        raise ValueError(f"`x` must be a non-empty batch. Received: x with shape {x.shape}")
-    fn = tf.function(lambda inputs: model(inputs, training=False))
-    for _ in range(max(1, int(warmup))):
-        fn(x).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(x).numpy()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) / int(x.shape[0])
+    x, repeats = _check_latency_args(x, repeats, warmup)
+    timed = _timed_fn(model, x, warmup)
+    return float(np.median([timed() for _ in range(repeats)])) / int(x.shape[0])
 
 
 def relative_latency(model, dense_model, x, repeats=20, warmup=3):
     """Per-example latency of ``model`` divided by that of ``dense_model`` (same batch).
 
+    The two models are timed alternately (dense, pruned, dense, pruned, ...) so that
+    load changes on a shared machine affect both alike; medians are compared.
+
     Returns:
         ``(ratio, latency_model, latency_dense)`` in seconds per example.
     """
-    dense = inference_latency(dense_model, x, repeats=repeats, warmup=warmup)
-    pruned = inference_latency(model, x, repeats=repeats, warmup=warmup)
+    x, repeats = _check_latency_args(x, repeats, warmup)
+    timed_dense, timed_model = _timed_fn(dense_model, x, warmup), _timed_fn(model, x, warmup)
+    dense_times, model_times = [], []
+    for _ in range(repeats):
+        dense_times.append(timed_dense())
+        model_times.append(timed_model())
+    n = int(x.shape[0])
+    dense, pruned = float(np.median(dense_times)) / n, float(np.median(model_times)) / n
     return pruned / dense, pruned, dense
 
 
