@@ -1,18 +1,11 @@
 """Tests for tf_sfw.models: architecture, exact parameter counts, names, one optimizer step."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tf_sfw._keras import keras
 from tf_sfw.models import MODELS, build_model, get_model, mnist_cnn, resnet18, resnet18_tiny_imagenet, simple_cnn, vgg16
-
-HAVE_SFW = importlib.util.find_spec("tf_sfw.optimizers") is not None and importlib.util.find_spec(
-    "tf_sfw.constraints"
-) is not None
-
 
 def _trainable(model):
     return int(sum(np.prod(v.shape) for v in model.trainable_weights))
@@ -144,7 +137,6 @@ STEP_CASES = [
 ]
 
 
-@pytest.mark.skipif(not HAVE_SFW, reason="tf_sfw.optimizers / tf_sfw.constraints not available yet")
 @pytest.mark.parametrize("name,shape,classes,batch,steps", STEP_CASES)
 def test_sfw_train_step(name, shape, classes, batch, steps):
     keras.utils.set_random_seed(0)

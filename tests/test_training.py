@@ -107,6 +107,27 @@ def test_existing_backup_requires_resume(tmp_path):
         train(_config(epochs=1, backup_every=3, learning_rate=0.5), tmp_path, resume=True, arrays=ARRAYS)
 
 
+def test_cifar10_files_end_to_end(tmp_path):
+    """train() reading CIFAR-10 python batches from data_dir, with augmentation, simple_cnn."""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8), b"labels": list(range(8))}, f)
+    model, metrics = train(
+        _config(model="simple_cnn", dataset="cifar10", epochs=1, batch_size=16, data_dir=str(tmp_path / "data"), download=False),
+        tmp_path / "out",
+        save_model=False,
+    )
+    assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)
+    assert metrics["train_examples"] == 40 and metrics["test_examples"] == 8 and metrics["steps_per_epoch"] == 3
+    assert metrics["config"]["augment"] is None and metrics["augment"] is True  # default: on for cifar10
+    assert not (tmp_path / "out" / "model.keras").exists()
+
+
 def test_sgd_baseline_runs(tmp_path):
     model, metrics = train(_config(optimizer="sgd", learning_rate=0.05, epochs=1, schedule="constant"), tmp_path, arrays=ARRAYS)
     assert type(model.optimizer).__name__ == "SGD"

@@ -533,6 +533,7 @@ def train(config, out, resume=False, arrays=None, strategy=None, extra_callbacks
         "epochs": config.epochs,
         "steps_per_epoch": steps,
         "initial_step": initial_step,
+        "augment": bool(augment),
         "train_examples": int(len(ytr)),
         "test_examples": int(len(yte)),
         "wall_time_s": time.time() - start_time,
