@@ -161,6 +161,24 @@ def test_overrides_by_pattern_first_match_wins():
     assert isinstance(cons.constraints["b/kernel:0"], C.KSparsePolytope)
 
 
+def test_overrides_by_layer_class():
+    model = two_layer_model()
+    cons = C.constraints_for_model(
+        model,
+        C.KSparsePolytope(k=2, k_frac=None, mode="radius", value=1.0),
+        overrides={keras.layers.BatchNormalization: C.Unconstrained(), "^out/": C.LpBall(2, "radius", 1.0)},
+    )
+    kinds = {name: type(c).__name__ for name, c in cons.items()}
+    assert kinds == {
+        "a/kernel:0": "KSparsePolytope", "a/bias:0": "KSparsePolytope",
+        "b/kernel:0": "KSparsePolytope", "b/bias:0": "KSparsePolytope",
+        "bn/gamma:0": "Unconstrained", "bn/beta:0": "Unconstrained",
+        "out/kernel:0": "LpBall", "out/bias:0": "LpBall",
+    }
+    with pytest.raises(ValueError, match="regex strings or layer classes"):
+        C.constraints_for_model(model, C.Unconstrained(), overrides={3: C.Unconstrained()})
+
+
 def test_constraints_for_model_errors():
     model = two_layer_model()
     with pytest.raises(ValueError, match="`default` must be a Constraint"):

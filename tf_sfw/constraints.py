@@ -502,15 +502,14 @@ def _iter_layers(model):
             yield from _iter_layers(layer)
 
 
-def _variable_initializers(model):
-    """{variable name: initializer} from each layer's ``<weight>_initializer`` attribute."""
+def _variable_owners(model):
+    """{variable name: (owning layer, initializer or None)}; the initializer is the layer's
+    ``<weight>_initializer`` attribute."""
     result = {}
     for layer in _iter_layers(model):
         for weight in layer.trainable_weights:
             short = weight.name.split("/")[-1].split(":")[0]
-            initializer = getattr(layer, f"{short}_initializer", None)
-            if initializer is not None:
-                result.setdefault(weight.name, initializer)
+            result.setdefault(weight.name, (layer, getattr(layer, f"{short}_initializer", None)))
     return result
 
 
@@ -520,9 +519,10 @@ def constraints_for_model(model, default, overrides=None, init_norms=None):
     Args:
         model: A built Keras model (functional or Sequential), the one to be trained.
         default: The `Constraint` of every variable not matched by ``overrides``.
-        overrides: Optional dict ``{regex: Constraint}``; a variable whose name matches a
-            pattern (``re.search``; the first matching pattern wins) gets that constraint,
-            e.g. ``{"batch_normalization": Unconstrained(), "/bias": Unconstrained()}``.
+        overrides: Optional dict ``{key: Constraint}``; a key is a regular expression on
+            the variable name (``re.search``) or a layer class (matches the variables of
+            layers of that class). The first matching key wins, e.g.
+            ``{keras.layers.BatchNormalization: Unconstrained(), "/bias:": Unconstrained()}``.
         init_norms: Optional dict ``{variable name: expected initial norm}`` for variables
             whose initializer is not known to their layer (custom layers).
 
@@ -539,30 +539,36 @@ def constraints_for_model(model, default, overrides=None, init_norms=None):
         raise ValueError(f"`default` must be a Constraint. Received: default={default!r}")
     overrides = dict(overrides or {})
     compiled = []
-    for pattern, constraint in overrides.items():
+    for key, constraint in overrides.items():
         if not isinstance(constraint, Constraint):
-            raise ValueError(f"`overrides[{pattern!r}]` must be a Constraint. Received: {constraint!r}")
+            raise ValueError(f"`overrides[{key!r}]` must be a Constraint. Received: {constraint!r}")
+        if isinstance(key, type) and issubclass(key, keras.layers.Layer):
+            compiled.append((key, constraint))
+            continue
+        if not isinstance(key, str):
+            raise ValueError(f"`overrides` keys must be regex strings or layer classes. Received: {key!r}")
         try:
-            compiled.append((re.compile(pattern), constraint))
+            compiled.append((re.compile(key), constraint))
         except re.error as err:
-            raise ValueError(f"`overrides` key {pattern!r} is not a valid regular expression: {err}") from err
+            raise ValueError(f"`overrides` key {key!r} is not a valid regular expression: {err}") from err
     if not model.built or not model.trainable_variables:
         raise ValueError(f"`model` must be built and have trainable variables. Received: model={model.name!r}")
     init_norms = dict(init_norms or {})
-    initializers = _variable_initializers(model)
+    owners = _variable_owners(model)
     result = {}
     for variable in model.trainable_variables:
+        layer, initializer = owners.get(variable.name, (None, None))
         constraint = default
-        for regex, candidate in compiled:
-            if regex.search(variable.name):
+        for key, candidate in compiled:
+            if key.search(variable.name) if isinstance(key, re.Pattern) else isinstance(layer, key):
                 constraint = candidate
                 break
         n = _num_elements(variable)
         if getattr(constraint, "mode", None) == "initialization":
             if variable.name in init_norms:
                 norm = float(init_norms[variable.name])
-            elif variable.name in initializers:
-                norm = expected_init_norm(initializers[variable.name], variable.shape)
+            elif initializer is not None:
+                norm = expected_init_norm(initializer, variable.shape)
             else:
                 raise ValueError(
                     f"Cannot find the initializer of variable {variable.name!r} for "

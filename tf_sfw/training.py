@@ -211,9 +211,7 @@ def build_constraints(model, config):
         default = LpBall(p=p, mode=config.mode, value=config.value)
     overrides = {pattern: Unconstrained() for pattern in config.unconstrained}
     if config.unconstrained_bn:
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                overrides["^" + re.escape(layer.name + "/")] = Unconstrained()
+        overrides[keras.layers.BatchNormalization] = Unconstrained()
     return constraints_for_model(model, default, overrides=overrides or None)
 
 
