@@ -179,6 +179,26 @@ def test_overrides_by_layer_class():
         C.constraints_for_model(model, C.Unconstrained(), overrides={3: C.Unconstrained()})
 
 
+def test_constraints_for_pruning_wrapped_model_use_inner_initializers():
+    import tensorflow_model_optimization as tfmot
+
+    def wrap_dense(layer):
+        copy = layer.__class__.from_config(layer.get_config())
+        if isinstance(layer, keras.layers.Dense):
+            return tfmot.sparsity.keras.prune_low_magnitude(copy)
+        return copy
+
+    model = two_layer_model()
+    wrapped = keras.models.clone_model(model, clone_function=wrap_dense)
+    default = C.KSparsePolytope(k=10, k_frac=0.05, value=15.0)
+    plain = C.constraints_for_model(model, default)
+    pruned = C.constraints_for_model(wrapped, default, overrides={keras.layers.BatchNormalization: C.Unconstrained()})
+    kernel = [name for name in pruned.constraints if name.endswith("a/kernel:0")]
+    assert len(kernel) == 1 and kernel[0] != "a/kernel:0"  # the wrapper renames the variable
+    assert pruned.constraints[kernel[0]] == plain.constraints["a/kernel:0"]
+    assert isinstance(pruned.constraints["bn/gamma:0"], C.Unconstrained)
+
+
 def test_constraints_for_model_errors():
     model = two_layer_model()
     with pytest.raises(ValueError, match="`default` must be a Constraint"):

@@ -495,18 +495,22 @@ def expected_init_norm(initializer, shape, num_samples=100):
     return float(np.mean(norms))
 
 
-def _iter_layers(model):
-    for layer in model.layers:
+def _iter_layers(layers):
+    """All layers, nested models' layers included; a wrapper's inner layer (e.g. tfmot's
+    pruning wrapper) comes before the wrapper, so that variables are attributed to it."""
+    for layer in layers:
+        if isinstance(layer, keras.layers.Wrapper):
+            yield from _iter_layers([layer.layer])
         yield layer
         if hasattr(layer, "layers"):
-            yield from _iter_layers(layer)
+            yield from _iter_layers(layer.layers)
 
 
 def _variable_owners(model):
     """{variable name: (owning layer, initializer or None)}; the initializer is the layer's
     ``<weight>_initializer`` attribute."""
     result = {}
-    for layer in _iter_layers(model):
+    for layer in _iter_layers(model.layers):
         for weight in layer.trainable_weights:
             short = weight.name.split("/")[-1].split(":")[0]
             result.setdefault(weight.name, (layer, getattr(layer, f"{short}_initializer", None)))
