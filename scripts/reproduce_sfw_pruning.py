@@ -91,6 +91,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true",
                    help="Tiny smoke run: 1 epoch on 512 examples, 3 SFW-Init iterations, 500 test examples.")
+    p.add_argument("--replot", action="store_true", help="Only redraw the curve plots from OUT/curves.csv.")
     p.add_argument("--verbose", type=int, default=0)
     args = p.parse_args(argv)
     cifar = args.dataset == "cifar10"
@@ -372,6 +373,27 @@ def summary_markdown(args, table, curves, infos):
     return "\n".join(lines)
 
 
+def curve_title(dataset, model_name):
+    return f"{dataset} / {model_name}: one-shot global magnitude pruning, no retraining"
+
+
+def replot_curves(out):
+    """Redraw every curves_<dataset>_<model>.png from ``out/curves.csv`` (no training)."""
+    from tf_sfw.pruning.sweep import plot_sweep
+
+    with open(os.path.join(out, "curves.csv"), newline="") as f:
+        records = list(csv.DictReader(f))
+    groups = {}
+    for r in records:
+        key = (r["dataset"], r["model"])
+        name = label(r["optimizer"], r["sfw_init"] == "True")
+        groups.setdefault(key, {}).setdefault(name, []).append(
+            {"sparsity": float(r["sparsity"]), "accuracy": float(r["test_accuracy"])})
+    for (dataset, model_name), sweeps in groups.items():
+        plot_sweep(sweeps, os.path.join(out, f"curves_{dataset}_{model_name}.png"), title=curve_title(dataset, model_name))
+    return sorted(groups)
+
+
 def run_experiment(args, dataset, model_name, log):
     from tf_sfw import data as data_lib
     from tf_sfw.pruning.sweep import plot_sweep, sweep
@@ -400,8 +422,7 @@ def run_experiment(args, dataset, model_name, log):
         if not use_init:
             magnitudes[optimizer_name] = weight_magnitudes(model, args.include_bias)
         infos.append(info)
-    plot_sweep(sweeps, os.path.join(args.out, f"curves_{dataset}_{model_name}.png"),
-               title=f"{dataset} / {model_name}: test accuracy after one-shot global magnitude pruning (no retraining)")
+    plot_sweep(sweeps, os.path.join(args.out, f"curves_{dataset}_{model_name}.png"), title=curve_title(dataset, model_name))
     if len(magnitudes) == 2:
         plot_histograms(magnitudes, os.path.join(args.out, f"histogram_{dataset}_{model_name}.png"),
                         f"{dataset} / {model_name}: weight magnitudes (kernels) after training, SGD vs SFW")
@@ -410,6 +431,9 @@ def run_experiment(args, dataset, model_name, log):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.replot:
+        print("replotted:", replot_curves(args.out))
+        return 0
     os.makedirs(args.out, exist_ok=True)
     experiments = [(args.dataset, args.model)] if args.dataset else list(DEFAULT_EXPERIMENTS)
     log_path = os.path.join(args.out, "log.txt")

@@ -97,6 +97,9 @@ def test_quick_mode_writes_table_curves_and_plots(script, tmp_path):
         assert abs(float(row["achieved_sparsity"]) - float(row["sparsity"])) < 0.01
     for name in ("curves_fashion_mnist_simple_cnn.png", "histogram_fashion_mnist_simple_cnn.png", "summary.md", "runs.json"):
         assert (out / name).stat().st_size > 0
+    (out / "curves_fashion_mnist_simple_cnn.png").unlink()
+    assert script.main(["--replot", "--out", str(out)]) == 0
+    assert (out / "curves_fashion_mnist_simple_cnn.png").stat().st_size > 0
 
 
 def test_cifar10_resnet18_config_runs_a_few_steps(script, tmp_path):
