@@ -54,6 +54,11 @@ DEFAULT_SELECTION = "radix"
 _LOW_BITS = 15
 _HIGH_BINS = 1 << 16
 _LOW_BINS = 1 << _LOW_BITS
+_SMALLEST_NORMAL_BITS = 0x00800000  # bit pattern of the smallest normal float32
+_RADIX_DTYPES = (tf.float32, tf.float16, tf.bfloat16)
+# Below this many entries "radix" uses tf.math.top_k: the histograms' fixed cost (~100k
+# bins) exceeds a small sort there (measured on CPU, with and without XLA).
+_RADIX_MIN_SIZE = 16384
 
 
 def _as_dtype(value, dtype):
@@ -108,28 +113,49 @@ def _select_bin(hist, k, rows):
 def _radix_select(magnitudes, k):
     r"""Exact K-th largest of flat non-negative float32 ``magnitudes`` by radix selection.
 
-    For :math:`a \ge 0` (sign bit 0, NaN excluded) the float32 order equals the order of
-    the int32 bit patterns :math:`b(a)`. Pass 1 histograms the high digit
-    :math:`b \gg 15` (65536 bins) and finds the bin ``p`` of the K-th largest; pass 2
-    histograms the low digit :math:`b - (p \ll 15)` of the entries of bin ``p`` (others
-    fall outside ``[0, 32768)`` after masking the sign bit and are ignored) and finds
-    the bin ``q`` of the :math:`(K - c_1)`-th largest, :math:`c_1` the count above bin
-    ``p``. Then :math:`t = a(p \ll 15 + q)` exactly, and the histograms give the counts
-    :math:`c_> = \#\{a_i > t\}` and :math:`c_= = \#\{a_i = t\}` for free. Two reading
-    passes, no sort, static shapes, integer counts (deterministic).
+    For :math:`a \ge 0` (sign bit 0) the float32 order equals the order of the int32 bit
+    patterns :math:`b(a)`. Pass 1 histograms the high digit :math:`b \gg 15` (65536
+    bins) and finds the bin ``p`` of the K-th largest; pass 2 histograms the low digit
+    :math:`b \oplus (p \ll 15)` of the entries of bin ``p`` (for the others it is
+    :math:`\ge 2^{15}`, and they are ignored) and finds the bin ``q``
+    of the :math:`(K - c_1)`-th largest, :math:`c_1` the count above bin ``p``. Then
+    :math:`t = a(p \ll 15 + q)` exactly, and the histograms give
+    :math:`c_> = \#\{a_i > t\}` and :math:`c_= = \#\{a_i = t\}` without another pass.
+    Two reading passes, no sort, static shapes, integer counts (deterministic).
+
+    Subnormal magnitudes (bit patterns below ``0x00800000``, high bins 0..255) count as
+    zero: TensorFlow runs CPU kernels and XLA with denormals flushed to zero, so
+    ``tf.math.top_k`` and every comparison see them as 0. If the K-th largest is such a
+    value, ``t = 0`` and every entry with a bit pattern up to ``0x007FFFFF`` is tied.
 
     Returns:
-        ``(t, count_above, count_tied)``: float32 scalar and two int32 scalars.
+        ``(bits, t_bits, t_top_bits, count_above, count_tied)``, all int32:
+        :math:`|x_i| > t \iff` ``bits > t_top_bits`` and
+        :math:`|x_i| = t \iff` ``t_bits <= bits <= t_top_bits`` (``t_top_bits = t_bits``
+        unless ``t = 0``).
     """
     bits = tf.bitcast(magnitudes, tf.int32)
     high_hist = _histogram(tf.bitwise.right_shift(bits, _LOW_BITS), _HIGH_BINS)
+    zero_bins = _SMALLEST_NORMAL_BITS >> _LOW_BITS
+    high_hist = tf.concat(
+        [
+            tf.reduce_sum(high_hist[:zero_bins], keepdims=True),
+            tf.zeros([zero_bins - 1], tf.int32),
+            high_hist[zero_bins:],
+        ],
+        axis=0,
+    )
     high, above_high = _select_bin(high_hist, tf.constant(k, tf.int32), rows=256)
     base = tf.bitwise.left_shift(high, _LOW_BITS)
-    # bits - base < 0 becomes bits - base + 2^31 >= 2^31 - base >= _LOW_BINS: ignored.
-    low_hist = _histogram(tf.bitwise.bitwise_and(bits - base, 0x7FFFFFFF), _LOW_BINS)
+    # Entries of other high bins differ from base in a bit >= 15: ignored.
+    low_hist = _histogram(tf.bitwise.bitwise_xor(bits, base), _LOW_BINS)
     low, above_low = _select_bin(low_hist, k - above_high, rows=128)
-    t = tf.bitcast(base + low, tf.float32)
-    return t, above_high + above_low, tf.gather(low_hist, low)
+    is_zero = tf.equal(high, 0)
+    t_bits = tf.where(is_zero, 0, base + low)
+    t_top_bits = tf.where(is_zero, _SMALLEST_NORMAL_BITS - 1, t_bits)
+    count_above = tf.where(is_zero, above_high, above_high + above_low)
+    count_tied = tf.where(is_zero, high_hist[0], tf.gather(low_hist, low))
+    return bits, t_bits, t_top_bits, count_above, count_tied
 
 
 def _check_selection(selection):
@@ -137,17 +163,18 @@ def _check_selection(selection):
         raise ValueError(f"`selection` must be one of {SELECTIONS}. Received: selection={selection!r}")
 
 
-def _kth_largest_and_counts(x, k, selection):
-    """``(t, count_above, count_tied)`` in float32, or counts None (topk path)."""
+def _prepare(x, k, selection):
+    """Validates the arguments; returns ``(x as tensor, whether radix selection applies)``."""
     x = tf.convert_to_tensor(x)
-    _check_k(k, _num_elements(x))
+    n = _num_elements(x)
+    _check_k(k, n)
     _check_selection(selection)
-    magnitudes = tf.reshape(tf.abs(x), [-1])
-    if selection == "radix" and x.dtype in (tf.float32, tf.float16, tf.bfloat16):
-        # float16/bfloat16 -> float32 is exact and order preserving.
-        t, above, tied = _radix_select(tf.cast(magnitudes, tf.float32), k)
-        return tf.cast(t, x.dtype), tf.cast(above, tf.float32), tf.cast(tied, tf.float32)
-    return tf.reduce_min(tf.math.top_k(magnitudes, k=k, sorted=False).values), None, None
+    return x, selection == "radix" and x.dtype in _RADIX_DTYPES and n >= _RADIX_MIN_SIZE
+
+
+def _radix_magnitudes(x):
+    # |x| as flat float32: exact and order preserving for float16/bfloat16.
+    return tf.cast(tf.reshape(tf.abs(x), [-1]), tf.float32)
 
 
 def kth_largest_magnitude(x, k, selection=DEFAULT_SELECTION):
@@ -158,15 +185,22 @@ def kth_largest_magnitude(x, k, selection=DEFAULT_SELECTION):
         k: Python int in ``[1, x.size]``.
         selection: ``"radix"`` (default): exact two-pass radix selection on the float32
             bit patterns of :math:`|x|` (`_radix_select`; float16/bfloat16 are converted
-            to float32 exactly, float64 falls back to ``"topk"``). ``"topk"``:
+            to float32 exactly; float64 and tensors of fewer than 16384 entries use
+            ``"topk"``, which is faster there). ``"topk"``:
             ``tf.math.top_k`` on the flattened magnitudes (a partial sort: much slower).
-            Both give the same ``t``.
+            Both give the same ``t`` (subnormal magnitudes count as 0, as everywhere in
+            TensorFlow on CPU).
 
     Returns:
         Scalar tensor of ``x.dtype``: :math:`t` with :math:`\#\{|x_i| \ge t\} \ge K` and
         :math:`\#\{|x_i| > t\} < K`.
     """
-    return _kth_largest_and_counts(x, k, selection)[0]
+    x, radix = _prepare(x, k, selection)
+    if radix:
+        t_bits = _radix_select(_radix_magnitudes(x), k)[1]
+        return tf.cast(tf.bitcast(t_bits, tf.float32), x.dtype)
+    magnitudes = tf.reshape(tf.abs(x), [-1])
+    return tf.reduce_min(tf.math.top_k(magnitudes, k=k, sorted=False).values)
 
 
 def top_k_weights(x, k, selection=DEFAULT_SELECTION):
@@ -177,22 +211,29 @@ def top_k_weights(x, k, selection=DEFAULT_SELECTION):
 
     with :math:`t` the K-th largest magnitude, :math:`c_> = \#\{|x_i| > t\}` and
     :math:`c_= = \#\{|x_i| = t\}`. Always :math:`\sum_i w_i = K`. With ``"radix"`` the
-    counts come from the selection's histograms (no extra pass).
+    counts come from the selection's histograms and the comparisons are made on the same
+    bit patterns, so they agree whatever the floating-point mode (no extra pass).
 
     Returns:
         Tensor of the shape and dtype of ``x``.
     """
-    x = tf.convert_to_tensor(x)
-    t, count_above, count_tied = _kth_largest_and_counts(x, k, selection)
-    magnitudes = tf.abs(x)
-    above = magnitudes > t
-    tied = tf.equal(magnitudes, t)
-    if count_above is None:
+    x, radix = _prepare(x, k, selection)
+    if radix:
+        bits, t_bits, t_top_bits, count_above, count_tied = _radix_select(_radix_magnitudes(x), k)
+        bits = tf.reshape(bits, tf.shape(x))
+        above = bits > t_top_bits
+        tied = bits >= t_bits  # read only where "above" is False
+        count_above = tf.cast(count_above, tf.float32)
+        count_tied = tf.cast(count_tied, tf.float32)
+    else:
+        t = kth_largest_magnitude(x, k, selection)
+        magnitudes = tf.abs(x)
+        above = magnitudes > t
+        tied = tf.equal(magnitudes, t)
         count_above = tf.reduce_sum(tf.cast(above, tf.float32))
         count_tied = tf.reduce_sum(tf.cast(tied, tf.float32))
     share = tf.cast((float(k) - count_above) / count_tied, x.dtype)
-    zero = tf.zeros([], x.dtype)
-    return tf.where(above, tf.ones([], x.dtype), tf.where(tied, share, zero))
+    return tf.where(above, tf.ones([], x.dtype), tf.where(tied, share, tf.zeros([], x.dtype)))
 
 
 def k_sparse_lmo(g, k, radius, selection=DEFAULT_SELECTION):

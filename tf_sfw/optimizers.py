@@ -51,7 +51,7 @@ class SFW(keras.optimizers.Optimizer):
             `tf_sfw.constraints_for_model`), or a single `Constraint` with mode "radius" or
             "diameter" used for every variable.
         selection: Algorithm for the K-th largest magnitude in top-K LMOs
-            (`tf_sfw.lmo.SELECTIONS`).
+            (`tf_sfw.lmo.SELECTIONS`): "radix" (default, exact radix selection) or "topk".
         name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
         ema_overwrite_frequency, jit_compile: as for every tf_keras optimizer.
     """
@@ -62,7 +62,7 @@ class SFW(keras.optimizers.Optimizer):
         momentum=0.9,
         rescale="gradient",
         constraints=None,
-        selection="topk",
+        selection="radix",
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,
