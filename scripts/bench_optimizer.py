@@ -1,0 +1,248 @@
+"""Benchmark: SFW update (fast radix vs top-k selection) against SGD with momentum.
+
+Part 1 (update step): one ``optimizer.apply_gradients`` over ResNet-18's exact trainable
+variables (CIFAR-10 variant, 11,173,962 parameters in 62 variables), with fixed random
+gradients, inside ``tf.function`` without XLA ("graph") and with
+``tf.function(jit_compile=True)`` ("xla"). tf_keras turns an optimizer's own
+``jit_compile`` off on machines without a GPU, so the XLA mode compiles the whole
+``apply_gradients`` call instead. Optimizers:
+
+* ``sgd``: ``keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)``;
+* ``sfw_topk`` / ``sfw_radix``: ``tf_sfw.SFW`` (lr 1.0, momentum 0.9, rescale "gradient")
+  with the paper's constraint ``KSparsePolytope(k=10, k_frac=0.05, mode="initialization",
+  value=15)`` on EVERY trainable variable (as SPEC §1), ``selection="topk"`` / ``"radix"``.
+
+Part 2 (full training step): ``model.train_on_batch`` on a random batch of 32 for
+``mnist_cnn`` and ``resnet18``, SFW (default selection, same constraint) vs SGD-momentum,
+with ``model.compile(jit_compile=False)`` and ``jit_compile=True``.
+
+All timings in one process; each optimizer gets its own fresh model (same seed); calls are
+interleaved round-robin (one call of each optimizer per round) so that load changes hit
+all of them alike; the figure is the median over ``--repeats`` rounds after ``--warmup``
+calls. Ratios are ratios of medians.
+
+Usage::
+
+    python scripts/bench_optimizer.py --json results/bench/bench_optimizer.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+
+def _load():
+    try:
+        return list(os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return None
+
+
+def _median_rounds(fns, repeats, warmup):
+    """Calls every fn ``warmup`` times, then ``repeats`` interleaved rounds; medians (s)."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}, times
+
+
+def _sfw_constraint():
+    from tf_sfw.constraints import KSparsePolytope
+
+    return KSparsePolytope(k=10, k_frac=0.05, mode="initialization", value=15.0)
+
+
+def _make_optimizer(kind, model):
+    import tf_sfw
+    from tf_sfw._keras import keras
+    from tf_sfw.constraints import constraints_for_model
+
+    if kind == "sgd":
+        return keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+    selection = {"sfw_topk": "topk", "sfw_radix": "radix", "sfw": None}[kind]
+    kwargs = {} if selection is None else {"selection": selection}
+    constraints = constraints_for_model(model, _sfw_constraint())
+    return tf_sfw.SFW(learning_rate=1.0, momentum=0.9, rescale="gradient", constraints=constraints, **kwargs)
+
+
+def bench_update(kinds, modes, repeats, warmup, seed=0):
+    """Median seconds of one ``apply_gradients`` over ResNet-18's variables."""
+    import tensorflow as tf
+
+    from tf_sfw._keras import keras
+    from tf_sfw.models import resnet18
+
+    results = {}
+    for mode in modes:
+        fns = {}
+        for kind in kinds:
+            keras.utils.set_random_seed(seed)
+            model = resnet18(input_shape=(32, 32, 3), num_classes=10)
+            variables = model.trainable_variables
+            rng = np.random.default_rng(seed)
+            grads = [tf.constant(rng.standard_normal(v.shape).astype(np.float32)) for v in variables]
+            opt = _make_optimizer(kind, model)
+            opt.build(variables)
+
+            def step(opt=opt, grads=grads, variables=variables):
+                opt.apply_gradients(zip(grads, variables))
+                return opt.iterations.read_value()
+
+            fn = tf.function(step, jit_compile=(mode == "xla"))
+            fns[kind] = lambda fn=fn: fn().numpy()
+        medians, times = _median_rounds(fns, repeats, warmup)
+        results[mode] = {"median_s": medians, "times_s": times}
+        print(f"[update/{mode}] " + ", ".join(f"{k}={v * 1e3:.1f} ms" for k, v in medians.items()), flush=True)
+    shapes = [list(v.shape) for v in variables]
+    return results, shapes
+
+
+def bench_train_step(model_names, modes, repeats, warmup, batch_size, seed=0):
+    """Median seconds of one ``train_on_batch`` (SFW vs SGD)."""
+    import tensorflow as tf
+
+    from tf_sfw._keras import keras
+    from tf_sfw.models import mnist_cnn, resnet18
+
+    builders = {
+        "mnist_cnn": (lambda: mnist_cnn(input_shape=(28, 28, 1), num_classes=10), (28, 28, 1)),
+        "resnet18": (lambda: resnet18(input_shape=(32, 32, 3), num_classes=10), (32, 32, 3)),
+    }
+    results = {}
+    for name in model_names:
+        build, input_shape = builders[name]
+        rng = np.random.default_rng(seed)
+        x = rng.random((batch_size,) + input_shape, dtype=np.float32)
+        y = rng.integers(0, 10, batch_size)
+        for mode in modes:
+            fns = {}
+            for kind in ("sgd", "sfw"):
+                keras.utils.set_random_seed(seed)
+                model = build()
+                model.compile(
+                    optimizer=_make_optimizer(kind, model),
+                    loss="sparse_categorical_crossentropy",
+                    jit_compile=(mode == "xla"),
+                )
+                fns[kind] = lambda model=model: model.train_on_batch(x, y)
+            medians, times = _median_rounds(fns, repeats, warmup)
+            results[f"{name}/{mode}"] = {"median_s": medians, "times_s": times}
+            print(
+                f"[train/{name}/{mode}] " + ", ".join(f"{k}={v * 1e3:.1f} ms" for k, v in medians.items()),
+                flush=True,
+            )
+    del tf
+    return results
+
+
+def _table(update, train):
+    lines = [
+        "| part | mode | SGD-mom (ms) | SFW top-k (ms) | SFW radix (ms) | radix/SGD | topk/SGD | radix/topk |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for mode, res in update.items():
+        m = res["median_s"]
+        sgd, topk, radix = m.get("sgd"), m.get("sfw_topk"), m.get("sfw_radix")
+
+        def fmt(v):
+            return "—" if v is None else f"{v * 1e3:.1f}"
+
+        def ratio(a, b):
+            return "—" if a is None or b is None else f"{a / b:.2f}"
+
+        lines.append(
+            f"| update, ResNet-18 vars | {mode} | {fmt(sgd)} | {fmt(topk)} | {fmt(radix)} | "
+            f"{ratio(radix, sgd)} | {ratio(topk, sgd)} | {ratio(radix, topk)} |"
+        )
+    if train:
+        lines += ["", "| train_on_batch | mode | SGD-mom (ms) | SFW radix (ms) | SFW/SGD |", "|---|---|---|---|---|"]
+        for key, res in train.items():
+            name, mode = key.split("/")
+            m = res["median_s"]
+            lines.append(
+                f"| {name} | {mode} | {m['sgd'] * 1e3:.1f} | {m['sfw'] * 1e3:.1f} | {m['sfw'] / m['sgd']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=15, help="timed rounds (median), >= 10 recommended")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (tracing, compilation)")
+    parser.add_argument("--modes", nargs="+", default=["graph", "xla"], choices=["graph", "xla"])
+    parser.add_argument("--update-kinds", nargs="+", default=["sgd", "sfw_topk", "sfw_radix"],
+                        choices=["sgd", "sfw_topk", "sfw_radix"])
+    parser.add_argument("--train-models", nargs="*", default=["mnist_cnn", "resnet18"],
+                        choices=["mnist_cnn", "resnet18"], help="models for the train_on_batch part (none: skip)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--skip-update", action="store_true")
+    parser.add_argument("--json", default=None, help="write all figures (and raw times) to this file")
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.warmup < 2:
+        raise ValueError(
+            f"`--repeats` must be >= 1 and `--warmup` >= 2 (tracing + first SFW step). "
+            f"Received: repeats={args.repeats}, warmup={args.warmup}"
+        )
+
+    import tensorflow as tf
+
+    info = {
+        "command": "python " + " ".join([os.path.relpath(sys.argv[0])] + (sys.argv[1:] if argv is None else argv)),
+        "tensorflow": tf.__version__,
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_start": _load(),
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+    }
+    update, shapes, train = {}, None, {}
+    if not args.skip_update:
+        update, shapes = bench_update(args.update_kinds, args.modes, args.repeats, args.warmup)
+    if args.train_models:
+        train = bench_train_step(args.train_models, args.modes, args.repeats, args.warmup, args.batch_size)
+    info["loadavg_end"] = _load()
+
+    ratios = {}
+    for mode, res in update.items():
+        m = res["median_s"]
+        if "sgd" in m and "sfw_radix" in m:
+            ratios[f"update/{mode}/radix_over_sgd"] = m["sfw_radix"] / m["sgd"]
+        if "sgd" in m and "sfw_topk" in m:
+            ratios[f"update/{mode}/topk_over_sgd"] = m["sfw_topk"] / m["sgd"]
+        if "sfw_topk" in m and "sfw_radix" in m:
+            ratios[f"update/{mode}/radix_over_topk"] = m["sfw_radix"] / m["sfw_topk"]
+    for key, res in train.items():
+        ratios[f"train/{key}/sfw_over_sgd"] = res["median_s"]["sfw"] / res["median_s"]["sgd"]
+
+    print()
+    print(_table(update, train))
+    print()
+    for key, value in ratios.items():
+        print(f"{key}: {value:.3f}")
+    print(f"load average: start {info['loadavg_start']}, end {info['loadavg_end']}")
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(
+                {"info": info, "ratios": ratios, "update": update, "train_step": train,
+                 "resnet18_variable_shapes": shapes},
+                f,
+                indent=1,
+            )
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
