@@ -107,7 +107,7 @@ class Constraint:
         """L2 diameter ``D`` of the set for ``n`` entries."""
         raise NotImplementedError
 
-    def lmo(self, gradient, selection="topk"):
+    def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
         """``argmin_{v in C} <gradient, v>`` (see `tf_sfw.lmo`)."""
         raise NotImplementedError
 
@@ -212,7 +212,7 @@ class KSparsePolytope(_TopKSet):
     def l2_diameter(self, n):
         return 2.0 * self.radius(n) * math.sqrt(self.k_for(n))
 
-    def lmo(self, gradient, selection="topk"):
+    def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
         n = _num_elements(gradient)
         return lmo_lib.k_sparse_lmo(gradient, self.k_for(n), self.radius(n), selection)
 
@@ -249,7 +249,7 @@ class KSupportNormBall(_TopKSet):
     def l2_diameter(self, n):
         return 2.0 * self.radius(n)
 
-    def lmo(self, gradient, selection="topk"):
+    def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
         n = _num_elements(gradient)
         return lmo_lib.k_support_lmo(gradient, self.k_for(n), self.radius(n), selection)
 
@@ -298,7 +298,7 @@ class LpBall(Constraint):
     def l2_diameter(self, n):
         return lmo_lib.lp_ball_l2_diameter(self.radius(n), n, self.p)
 
-    def lmo(self, gradient, selection="topk"):
+    def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
         return lmo_lib.lp_ball_lmo(gradient, self.p, self.radius(_num_elements(gradient)))
 
     def shift_inside(self, x):
@@ -324,7 +324,7 @@ class Unconstrained(Constraint):
     def l2_diameter(self, n):
         return math.inf
 
-    def lmo(self, gradient, selection="topk"):
+    def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
         raise ValueError("An unconstrained variable has no linear minimization oracle.")
 
     def shift_inside(self, x):

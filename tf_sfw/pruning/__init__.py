@@ -1,6 +1,9 @@
-"""One-shot magnitude pruning, fixed masks, fine-tuning, sparsity sweeps, metrics, export."""
+"""One-shot magnitude pruning, fixed masks, fine-tuning, sparsity sweeps, metrics, export,
+and FW-guided iterative pruning (`prune_simple`, `prune_fw`, `prune_fw_momentum`)."""
 
 from tf_sfw.pruning.export import export_model, load_exported, load_keras_model, predict_exported
+from tf_sfw.pruning.iterative import PRUNERS, prune_fw, prune_fw_momentum, prune_simple
+from tf_sfw.pruning.iterative import prune as prune_iterative
 from tf_sfw.pruning.magnitude import (
     global_magnitude_masks,
     layerwise_magnitude_masks,
@@ -38,6 +41,11 @@ from tf_sfw.pruning.sweep import (
 )
 
 __all__ = [
+    "PRUNERS",
+    "prune_fw",
+    "prune_fw_momentum",
+    "prune_iterative",
+    "prune_simple",
     "DEFAULT_SPARSITIES",
     "FixedMask",
     "apply_masks",
