@@ -63,7 +63,8 @@ def np_sfw(thetas, grads_per_step, constraints, lr, momentum, rescale):
                 thetas[i] = np_shift_inside(c, thetas[i])
             v = np_lmo(c, ms[i])
             if rescale == "gradient":
-                factor = np.linalg.norm(ms[i]) / np.linalg.norm(thetas[i] - v)
+                gap = np.linalg.norm(thetas[i] - v)
+                factor = np.linalg.norm(ms[i]) / gap if gap > 0 else 0.0  # SPEC: guard ||θ − v|| = 0
             elif rescale == "diameter":
                 factor = 1.0 / c.l2_diameter(thetas[i].size)
             else:
