@@ -62,7 +62,7 @@ class SFW(keras.optimizers.Optimizer):
         momentum=0.9,
         rescale="gradient",
         constraints=None,
-        selection="radix",
+        selection=lmo_lib.DEFAULT_SELECTION,
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,
