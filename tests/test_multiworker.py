@@ -2,8 +2,10 @@
 
 Each worker is a subprocess with its own TF_CONFIG; after a few synchronous SFW steps both must
 hold bit-identical weights (gradients are all-reduced, and the SFW update is a deterministic
-function of the aggregated gradient). Subprocesses are killed after a timeout so the test
-never hangs.
+function of the aggregated gradient). Worker 1's checkpoint writes are slowed down, so the
+chief reaches the end of `fit` (where it deletes the backup directory) while worker 1 is still
+writing its backup: the chief must wait for it. Subprocesses are killed after a timeout so the
+test never hangs.
 """
 
 import json
@@ -26,6 +28,25 @@ import tensorflow as tf
 
 strategy = tf.distribute.MultiWorkerMirroredStrategy()  # before any other TensorFlow op
 from tf_sfw.training import TrainConfig, train
+
+if json.loads(os.environ["TF_CONFIG"])["task"]["index"] == 1:
+    # Make worker 1's checkpoint writes slow, with a file in the directory being written that
+    # must survive the write: the chief must not delete the backup directory (at the end of
+    # fit) while another worker is still writing into it.
+    import time
+
+    original_write = tf.train.Checkpoint._write
+
+    def slow_write(self, file_prefix, *args, **kwargs):
+        marker = os.path.join(os.path.dirname(file_prefix), "marker")
+        os.makedirs(os.path.dirname(marker), exist_ok=True)
+        open(marker, "w").close()
+        time.sleep(3)
+        if not os.path.exists(marker):
+            raise RuntimeError(f"{os.path.dirname(file_prefix)} was deleted while worker 1 was writing into it")
+        return original_write(self, file_prefix, *args, **kwargs)
+
+    tf.train.Checkpoint._write = slow_write
 
 rng = np.random.default_rng(0)
 y = rng.integers(0, 4, 96)

@@ -278,6 +278,21 @@ def read_backup_step(backup_dir):
     return int(tf.train.load_checkpoint(latest).get_tensor("train_counter/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
+def _wait_for_all_workers(strategy):
+    """Block until every worker of a multi-worker ``strategy`` has called this function.
+
+    A no-op unless ``strategy`` is a ``MultiWorkerMirroredStrategy`` over several tasks; then
+    it all-reduces a scalar, which cannot finish before every worker has contributed to it.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    cluster = strategy.cluster_resolver.cluster_spec()
+    if sum(cluster.num_tasks(job) for job in cluster.jobs) <= 1:
+        return
+    ones = strategy.run(lambda: tf.ones((), tf.float32))
+    strategy.reduce(tf.distribute.ReduceOp.SUM, ones, axis=None).numpy()
+
+
 class ResumableBackup(keras.callbacks.BackupAndRestore):
     """``keras.callbacks.BackupAndRestore`` that also saves the state of stateful callbacks.
 
@@ -330,6 +345,13 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             )
         for gen, value in zip(generators, saved):
             gen.state.assign(np.asarray(value, dtype=gen.state.dtype.as_numpy_dtype))
+
+    def on_train_end(self, logs=None):
+        # Under MultiWorkerMirroredStrategy the chief deletes the whole backup directory,
+        # including the other workers' temporary write directories; wait until every worker
+        # has finished its last backup so that none is still writing there.
+        _wait_for_all_workers(self.model.distribute_strategy)
+        super().on_train_end(logs)
 
     def _backup(self, epoch, batch=0):
         generators = random_generators(self.model)
