@@ -208,3 +208,35 @@ def test_lp_diameter_round_trip():
 def test_invalid_arguments_name_the_value(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
         call()
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64, tf.float16])
+@pytest.mark.parametrize("n", [1, 100, 4096 + 37, 128 * 512, 300_001])
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+def test_squared_norm_matches_numpy(dtype, n, jit):
+    x = np.random.default_rng(n).standard_normal(n) * (0.1 if dtype == tf.float16 else 1.0)
+    xt = tf.constant(x.reshape(-1, 1) if n % 2 else x, dtype)
+    got = tf.function(lambda: lmo.squared_norm(xt), jit_compile=jit)()
+    assert got.dtype == dtype and got.shape == ()
+    expected = np.sum(np.square(xt.numpy().astype(np.float64)))
+    rtol = {tf.float32: 1e-5, tf.float64: 1e-12, tf.float16: 1e-2}[dtype]
+    np.testing.assert_allclose(float(got), expected, rtol=rtol)
+
+
+@pytest.mark.parametrize("case", ["distinct", "ties", "mostly_zero", "zeros"])
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+def test_k_sparse_lmo_branches_equal_the_weighted_formula(case, jit):
+    """Graph mode takes the short vertex branch exactly when there is no tie at t > 0."""
+    rng = np.random.default_rng(11)
+    n, k = 40_000, 2_000
+    x = {
+        "distinct": rng.standard_normal(n),
+        "ties": rng.integers(-20, 21, n) * 0.5,
+        "mostly_zero": np.where(rng.random(n) < 0.97, 0.0, rng.standard_normal(n)),
+        "zeros": np.zeros(n),
+    }[case]
+    g = tf.constant(x.reshape(200, 200), tf.float32)
+    v = tf.function(lambda: lmo.k_sparse_lmo(g, k, 0.3), jit_compile=jit)().numpy()
+    expected = -0.3 * np.sign(g.numpy()) * lmo.top_k_weights(g, k, "topk").numpy()
+    np.testing.assert_array_equal(v, expected)
+    assert abs(np.abs(v).sum() - 0.3 * min(k, np.count_nonzero(x))) <= 1e-3 * k

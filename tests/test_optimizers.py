@@ -109,6 +109,34 @@ def test_first_step_uses_the_gradient_as_momentum():
     np.testing.assert_allclose(var.numpy(), [-0.5, -1.0, -1.5] - 0.5 * m1, rtol=1e-6)
 
 
+def _ksparse_var(value, name):
+    return tf.Variable(np.asarray(value, np.float32), name=name)
+
+
+def test_build_shifts_infeasible_variables_once_and_only_at_iteration_zero():
+    constraint = C.KSparsePolytope(k=2, k_frac=None, mode="radius", value=1.0)
+    var = _ksparse_var([4.0, -2.0, 0.5, 0.0], "w_far")
+    opt = tf_sfw.SFW(learning_rate=0.1, momentum=0.9, rescale=None, constraints=constraint)
+    opt.build([var])
+    shifted = var.numpy()
+    np.testing.assert_allclose(shifted, [1.0, -0.5, 0.125, 0.0], rtol=1e-6)  # x * r / ||x||_inf
+    assert infeasibility(constraint, shifted.astype(np.float64)) <= 1e-6
+    # A restored optimizer (iterations > 0) leaves the weights alone when it is built.
+    restored = tf_sfw.SFW(learning_rate=0.1, momentum=0.9, rescale=None, constraints=constraint)
+    restored.iterations.assign(7)
+    var2 = _ksparse_var([4.0, -2.0, 0.5, 0.0], "w_restored")
+    restored.build([var2])
+    np.testing.assert_array_equal(var2.numpy(), [4.0, -2.0, 0.5, 0.0])
+
+
+def test_build_leaves_rounding_level_infeasibility_alone():
+    constraint = C.KSparsePolytope(k=2, k_frac=None, mode="radius", value=1.0)
+    nearly = np.float32(1.0) + np.finfo(np.float32).eps  # one ulp above the radius
+    var = _ksparse_var([nearly, -0.25, 0.0], "w_ulp")
+    tf_sfw.SFW(constraints=constraint).build([var])
+    np.testing.assert_array_equal(var.numpy(), np.array([nearly, -0.25, 0.0], np.float32))
+
+
 def infeasibility(constraint, x):
     """How far x is outside its set, relative to the radius (<= 0 means feasible)."""
     n = x.size

@@ -30,8 +30,13 @@ class SFW(keras.optimizers.Optimizer):
     which makes the first step :math:`1/(1-\mu)` times too small). :math:`D` is the L2
     diameter of :math:`C`; :math:`f_t = 0` when :math:`\theta_t = v_t`. Since
     :math:`\theta_{t+1}` is a convex combination of points of :math:`C`, iterates stay in
-    :math:`C`; at the first step every variable is first moved into its set
-    (`Constraint.shift_inside`, the identity on feasible points).
+    :math:`C`. When the optimizer is built (by its first ``apply_gradients``) with
+    ``iterations == 0``, every constrained variable is first moved into its set
+    (`Constraint.shift_inside`, the identity on feasible points), eagerly and once, so that
+    the step itself carries no branch. A variable the shift would change by at most
+    :math:`10^{-6}` relative in every entry (float rounding of an earlier run's iterates,
+    e.g. after reloading a saved model) is left as it is. Weights assigned after the build
+    are not shifted: use `tf_sfw.constraints.make_feasible` for them.
 
     Under `tf.distribute` strategies every replica applies the same step to the all-reduced
     gradient. Note that top-K LMOs are discontinuous where magnitudes tie exactly (e.g. the
@@ -132,6 +137,11 @@ class SFW(keras.optimizers.Optimizer):
         for var in var_list:
             self._momentums.append(self.add_variable_from_reference(model_variable=var, variable_name="m"))
             self._variable_constraints.append(self._constraint_of(var))
+        with tf.init_scope():
+            if int(self.iterations.numpy()) == 0:
+                for var, constraint in zip(var_list, self._variable_constraints):
+                    if constraint.is_constrained:
+                        _shift_inside(var, constraint)
         self._built = True
 
     def _constraint_of(self, var):
@@ -145,30 +155,32 @@ class SFW(keras.optimizers.Optimizer):
         constraint = self._variable_constraints[index]
         m = self._momentums[index]
         dtype = variable.dtype
-        gradient = tf.convert_to_tensor(gradient)
-        first_step = tf.equal(self.iterations, 0)
-        mu = tf.where(first_step, tf.zeros([], dtype), tf.constant(self.momentum, dtype))
-        m.assign(mu * m + (1.0 - mu) * tf.cast(gradient, dtype))
+        gradient = tf.cast(gradient, dtype)
+        mu = tf.where(tf.equal(self.iterations, 0), tf.zeros([], dtype), tf.constant(self.momentum, dtype))
+        # m <- m - (1 - mu) (m - g) = mu m + (1 - mu) g, with the fused in-place kernel
+        # (one pass less than assign_sub without XLA; the same value).
+        tf.raw_ops.ResourceApplyGradientDescent(var=m.handle, alpha=1.0 - mu, delta=m - gradient)
         lr = tf.cast(self.learning_rate, dtype)
 
         if not constraint.is_constrained:
             variable.assign_sub(lr * m)
             return
 
-        theta = tf.cond(
-            first_step,
-            lambda: constraint.shift_inside(tf.convert_to_tensor(variable)),
-            lambda: tf.convert_to_tensor(variable),
-        )
-        v = constraint.lmo(tf.convert_to_tensor(m), self.selection)
+        theta = tf.convert_to_tensor(variable)
+        momentum = tf.convert_to_tensor(m)
+        v = constraint.lmo(momentum, self.selection)
+        direction = v - theta
         if self.rescale == "gradient":
-            factor = tf.math.divide_no_nan(tf.norm(m), tf.norm(theta - v))
+            factor = tf.math.divide_no_nan(
+                tf.sqrt(lmo_lib.squared_norm(momentum)), tf.sqrt(lmo_lib.squared_norm(direction))
+            )
         elif self.rescale == "diameter":
             factor = tf.constant(1.0 / constraint.l2_diameter(variable.shape.num_elements()), dtype)
         else:
             factor = tf.ones([], dtype)
         eta = tf.clip_by_value(lr * factor, 0.0, 1.0)
-        variable.assign(theta + eta * (v - theta))
+        # theta <- theta - (-eta) (v - theta) = (1 - eta) theta + eta v, fused in place.
+        tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=-eta, delta=direction)
 
     def get_config(self):
         config = super().get_config()
@@ -185,3 +197,11 @@ class SFW(keras.optimizers.Optimizer):
             }
         )
         return config
+
+
+def _shift_inside(variable, constraint, rtol=1e-6):
+    """Assigns ``constraint.shift_inside(variable)`` unless it is within ``rtol`` of the value."""
+    value = tf.convert_to_tensor(variable)
+    shifted = constraint.shift_inside(value)
+    if not bool(tf.reduce_all(tf.abs(shifted - value) <= rtol * tf.abs(value))):
+        variable.assign(shifted)
