@@ -14,12 +14,15 @@ gradients, inside ``tf.function`` without XLA ("graph") and with
 
 Part 2 (full training step): ``model.train_on_batch`` on a random batch of 32 for
 ``mnist_cnn`` and ``resnet18``, SFW (default selection, same constraint) vs SGD-momentum,
-with ``model.compile(jit_compile=False)`` and ``jit_compile=True``.
+with ``model.compile(jit_compile=False)`` and ``jit_compile=True``. By default each
+optimizer's model runs alone in a child process (``--train-isolation process``), SGD and SFW
+processes alternating for ``--train-rounds`` rounds; ``--train-isolation interleaved`` keeps
+both models in this process (see `bench_train_step` for why that is not the default).
 
-All timings in one process; each optimizer gets its own fresh model (same seed); calls are
+Part 1 runs in one process; each optimizer gets its own fresh model (same seed); calls are
 interleaved round-robin (one call of each optimizer per round) so that load changes hit
-all of them alike; the figure is the median over ``--repeats`` rounds after ``--warmup``
-calls. Ratios are ratios of medians.
+all of them alike. Every figure is a median over ``--repeats`` calls (per round or per
+process) after ``--warmup`` calls. Ratios are ratios of medians.
 
 Usage::
 
@@ -30,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -108,10 +112,8 @@ def bench_update(kinds, modes, repeats, warmup, seed=0):
     return results, shapes
 
 
-def bench_train_step(model_names, modes, repeats, warmup, batch_size, seed=0):
-    """Median seconds of one ``train_on_batch`` (SFW vs SGD)."""
-    import tensorflow as tf
-
+def _train_step_fn(name, mode, kind, batch_size, seed=0):
+    """A fresh model compiled with ``kind``'s optimizer and a closure running one step."""
     from tf_sfw._keras import keras
     from tf_sfw.models import mnist_cnn, resnet18
 
@@ -119,30 +121,55 @@ def bench_train_step(model_names, modes, repeats, warmup, batch_size, seed=0):
         "mnist_cnn": (lambda: mnist_cnn(input_shape=(28, 28, 1), num_classes=10), (28, 28, 1)),
         "resnet18": (lambda: resnet18(input_shape=(32, 32, 3), num_classes=10), (32, 32, 3)),
     }
+    build, input_shape = builders[name]
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch_size,) + input_shape, dtype=np.float32)
+    y = rng.integers(0, 10, batch_size)
+    keras.utils.set_random_seed(seed)
+    model = build()
+    model.compile(
+        optimizer=_make_optimizer(kind, model), loss="sparse_categorical_crossentropy", jit_compile=(mode == "xla")
+    )
+    return lambda: model.train_on_batch(x, y)
+
+
+def _train_one(name, mode, kind, repeats, warmup, batch_size):
+    """Times of ``repeats`` calls after ``warmup`` calls, for one model alone in this process."""
+    fn = _train_step_fn(name, mode, kind, batch_size)
+    return _median_rounds({kind: fn}, repeats, warmup)[1][kind]
+
+
+def bench_train_step(model_names, modes, repeats, warmup, batch_size, isolation="process", rounds=2):
+    """Median seconds of one ``train_on_batch`` (SFW vs SGD).
+
+    ``isolation="process"`` (default) times each optimizer's model alone in a child process,
+    alternating SGD and SFW processes for ``rounds`` rounds of ``repeats`` calls each. On the
+    VMs this was written on, two ResNet-18 models in one process made about half of the
+    calls of BOTH stall at a fixed ~630 ms (one model alone: none), so the in-process
+    ``"interleaved"`` mode (one call of each per round) measures the stalls, not the optimizer.
+    """
     results = {}
     for name in model_names:
-        build, input_shape = builders[name]
-        rng = np.random.default_rng(seed)
-        x = rng.random((batch_size,) + input_shape, dtype=np.float32)
-        y = rng.integers(0, 10, batch_size)
         for mode in modes:
-            fns = {}
-            for kind in ("sgd", "sfw"):
-                keras.utils.set_random_seed(seed)
-                model = build()
-                model.compile(
-                    optimizer=_make_optimizer(kind, model),
-                    loss="sparse_categorical_crossentropy",
-                    jit_compile=(mode == "xla"),
-                )
-                fns[kind] = lambda model=model: model.train_on_batch(x, y)
-            medians, times = _median_rounds(fns, repeats, warmup)
-            results[f"{name}/{mode}"] = {"median_s": medians, "times_s": times}
+            times = {"sgd": [], "sfw": []}
+            if isolation == "interleaved":
+                fns = {kind: _train_step_fn(name, mode, kind, batch_size) for kind in times}
+                times = _median_rounds(fns, repeats, warmup)[1]
+            else:
+                for _ in range(rounds):
+                    for kind in times:
+                        out = subprocess.run(
+                            [sys.executable, os.path.abspath(__file__), "--train-one", name, mode, kind,
+                             "--repeats", str(repeats), "--warmup", str(warmup), "--batch-size", str(batch_size)],
+                            check=True, capture_output=True, text=True,
+                        ).stdout
+                        times[kind] += json.loads(out.strip().splitlines()[-1])
+            medians = {kind: float(np.median(t)) for kind, t in times.items()}
+            results[f"{name}/{mode}"] = {"median_s": medians, "times_s": times, "isolation": isolation}
             print(
                 f"[train/{name}/{mode}] " + ", ".join(f"{k}={v * 1e3:.1f} ms" for k, v in medians.items()),
                 flush=True,
             )
-    del tf
     return results
 
 
@@ -186,6 +213,12 @@ def main(argv=None):
     parser.add_argument("--train-models", nargs="*", default=["mnist_cnn", "resnet18"],
                         choices=["mnist_cnn", "resnet18"], help="models for the train_on_batch part (none: skip)")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--train-isolation", default="process", choices=["process", "interleaved"],
+                        help="train_on_batch timing: each model alone in a child process (default), "
+                             "or both in this process, one call of each per round")
+    parser.add_argument("--train-rounds", type=int, default=2,
+                        help="with --train-isolation process: SGD/SFW child processes per optimizer")
+    parser.add_argument("--train-one", nargs=3, metavar=("MODEL", "MODE", "KIND"), help=argparse.SUPPRESS)
     parser.add_argument("--skip-update", action="store_true")
     parser.add_argument("--json", default=None, help="write all figures (and raw times) to this file")
     args = parser.parse_args(argv)
@@ -194,6 +227,12 @@ def main(argv=None):
             f"`--repeats` must be >= 1 and `--warmup` >= 2 (tracing + first SFW step). "
             f"Received: repeats={args.repeats}, warmup={args.warmup}"
         )
+
+    if args.train_one:
+        name, mode, kind = args.train_one
+        times = _train_one(name, mode, kind, args.repeats, args.warmup, args.batch_size)
+        print(json.dumps(times))
+        return 0
 
     import tensorflow as tf
 
@@ -205,12 +244,15 @@ def main(argv=None):
         "loadavg_start": _load(),
         "repeats": args.repeats,
         "warmup": args.warmup,
+        "train_isolation": args.train_isolation,
+        "train_rounds": args.train_rounds,
     }
     update, shapes, train = {}, None, {}
     if not args.skip_update:
         update, shapes = bench_update(args.update_kinds, args.modes, args.repeats, args.warmup)
     if args.train_models:
-        train = bench_train_step(args.train_models, args.modes, args.repeats, args.warmup, args.batch_size)
+        train = bench_train_step(args.train_models, args.modes, args.repeats, args.warmup, args.batch_size,
+                                 isolation=args.train_isolation, rounds=args.train_rounds)
     info["loadavg_end"] = _load()
 
     ratios = {}
