@@ -2,23 +2,18 @@
 
 import csv
 import gzip
-import importlib.util
 import pickle
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "reproduce_sfw_pruning.py"
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("reproduce_sfw_pruning", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("reproduce_sfw_pruning")
 
 
 def _write_idx(path, array, magic):
