@@ -109,6 +109,20 @@ def test_first_step_uses_the_gradient_as_momentum():
     np.testing.assert_allclose(var.numpy(), [-0.5, -1.0, -1.5] - 0.5 * m1, rtol=1e-6)
 
 
+def test_sparse_gradients_equal_their_dense_form():
+    constraint = C.KSparsePolytope(k=2, k_frac=None, mode="radius", value=1.0)
+    dense = np.zeros((5, 3), np.float32)
+    dense[[1, 3]] = [[0.5, -2.0, 1.0], [3.0, 0.25, -1.5]]
+    sparse = tf.IndexedSlices(tf.constant(dense[[1, 3]]), tf.constant([1, 3]), tf.constant([5, 3]))
+    results = []
+    for grad in (sparse, tf.constant(dense)):
+        var = tf.Variable(np.full((5, 3), 0.1, np.float32))
+        opt = tf_sfw.SFW(learning_rate=0.5, momentum=0.9, rescale=None, constraints=constraint)
+        opt.apply_gradients([(grad, var)])
+        results.append(var.numpy())
+    np.testing.assert_array_equal(results[0], results[1])
+
+
 def _ksparse_var(value, name):
     return tf.Variable(np.asarray(value, np.float32), name=name)
 

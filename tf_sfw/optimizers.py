@@ -155,7 +155,7 @@ class SFW(keras.optimizers.Optimizer):
         constraint = self._variable_constraints[index]
         m = self._momentums[index]
         dtype = variable.dtype
-        gradient = tf.cast(gradient, dtype)
+        gradient = tf.cast(tf.convert_to_tensor(gradient), dtype)  # IndexedSlices -> dense
         mu = tf.where(tf.equal(self.iterations, 0), tf.zeros([], dtype), tf.constant(self.momentum, dtype))
         # m <- m - (1 - mu) (m - g) = mu m + (1 - mu) g, with the fused in-place kernel
         # (one pass less than assign_sub without XLA; the same value).
