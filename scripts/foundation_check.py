@@ -23,6 +23,7 @@ def main(argv=None):
 
     import tf_sfw
     from tf_sfw._keras import keras
+    from tf_sfw.training import build_optimizer
 
     (x_train, y_train), (x_test, y_test) = tf_sfw.data.load_arrays("mnist", args.data_dir)
     x_train = x_train.astype("float32") / 255.0
@@ -30,8 +31,9 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)
     model = tf_sfw.models.mnist_cnn()
-    constraints = tf_sfw.constraints_for_model(model, tf_sfw.KSparsePolytope(k=10, k_frac=0.05, mode="initialization", value=15.0))
-    model.compile(tf_sfw.SFW(1.0, 0.9, "gradient", constraints=constraints), "sparse_categorical_crossentropy", ["accuracy"])
+    # the paper's SFW: lr 1.0, momentum 0.9, gradient rescaling, K-sparse polytopes (K = max(10, 5%), tau = 15)
+    optimizer = build_optimizer(model, {"optimizer": "sfw"})
+    model.compile(optimizer, "sparse_categorical_crossentropy", ["accuracy"])
     start = time.time()
     model.fit(x_train, y_train, batch_size=128, epochs=args.epochs, verbose=2)
     seconds = time.time() - start

@@ -128,6 +128,7 @@ def run_study(args):
     from tf_sfw._keras import keras
     from tf_sfw.models import mnist_cnn
     from tf_sfw.pruning.iterative import prune
+    from tf_sfw.training import build_optimizer
 
     if args.quick:
         args.max_budget = min(args.max_budget, 2)
@@ -145,7 +146,8 @@ def run_study(args):
     keras.utils.set_random_seed(args.seed)
     dense_model = mnist_cnn()
     dense_model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=args.pretrain_lr, momentum=args.pretrain_momentum),
+        optimizer=build_optimizer(dense_model, {"optimizer": "sgd", "learning_rate": args.pretrain_lr,
+                                                "momentum": args.pretrain_momentum}),
         loss="sparse_categorical_crossentropy", metrics=["accuracy"],
     )
     rows = []

@@ -126,9 +126,12 @@ def parse_args(argv=None):
 
 
 def short_run_milestones(epochs):
-    """1-based epochs of the lr / 10 steps for short runs: round(E/3)+1 and round(2E/3)+1
-    (61 and 121 for E = 180, the paper's milestones)."""
-    return tuple(sorted({round(epochs / 3) + 1, round(2 * epochs / 3) + 1} - {1} - set(range(epochs + 1, epochs + 3))))
+    """1-based epochs of the lr / 10 steps for short runs: one and two thirds of the run,
+    round(E/3)+1 and round(2E/3)+1 (61 and 121 for E = 180, the paper's milestones)."""
+    from tf_sfw.schedules import relative_milestones
+    from tf_sfw.training.config import PAPER_MILESTONES_FRAC
+
+    return relative_milestones(PAPER_MILESTONES_FRAC, epochs)
 
 
 def lr_callbacks(args):
@@ -199,47 +202,50 @@ def reference_bias_norms(model):
     return norms
 
 
-def sfw_constraints(args, model):
-    import tf_sfw
+def optimizer_options(args, optimizer_name):
+    """The `tf_sfw.training.TrainConfig` fields of ``optimizer_name`` ("SGD" or "SFW") for ``args``."""
+    if optimizer_name == "SGD":
+        return {"optimizer": "sgd", "learning_rate": args.sgd_lr, "momentum": args.momentum}
+    return {"optimizer": "sfw", "learning_rate": args.sfw_lr, "momentum": args.momentum, "rescale": "gradient",
+            "constraint": "k_sparse", "k": args.k, "k_frac": args.k_frac, "mode": "initialization", "value": args.tau}
 
-    default = tf_sfw.KSparsePolytope(k=args.k, k_frac=args.k_frac, mode="initialization", value=args.tau)
-    init_norms = reference_bias_norms(model) if args.bias_radius == "reference" else None
-    return tf_sfw.constraints_for_model(model, default, init_norms=init_norms)
+
+def _init_norms(args, model):
+    return reference_bias_norms(model) if args.bias_radius == "reference" else None
+
+
+def sfw_constraints(args, model):
+    from tf_sfw.training import build_constraints
+
+    return build_constraints(model, optimizer_options(args, "SFW"), init_norms=_init_norms(args, model))
 
 
 def train_run(args, dataset, model_name, optimizer_name, use_init, train_arrays, test_ds, log):
     """Train one network; returns (model, info dict)."""
     import numpy as np
 
-    import tf_sfw
-    from tf_sfw._keras import keras
     from tf_sfw.pruning.sweep import evaluate_classifier
+    from tf_sfw.training import build_optimizer
 
     x_train, y_train = train_arrays
     model = build(args, model_name, x_train.shape[1:])
     info = {"optimizer": optimizer_name, "sfw_init": use_init}
     start = time.time()
-    if optimizer_name == "SGD":
-        lr = args.sgd_lr
-        optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=args.momentum)
-    else:
-        lr = args.sfw_lr
-        constraints = sfw_constraints(args, model)
-        if use_init:
-            from tf_sfw.sfw_init import sfw_init
+    optimizer = build_optimizer(model, optimizer_options(args, optimizer_name), init_norms=_init_norms(args, model))
+    if use_init:
+        from tf_sfw.sfw_init import sfw_init
 
-            t0 = time.time()
-            history = sfw_init(
-                model, constraints, (x_train.astype(np.float32) / 255.0, y_train),
-                iterations=args.sfw_init_iterations, learning_rate=args.sfw_lr, batch_size=args.batch_size,
-                second_order=not args.sfw_init_first_order, seed=args.seed, verbose=args.verbose,
-            )
-            info["sfw_init_seconds"] = time.time() - t0
-            scaled = history["scaled"]
-            info["sfw_init_beta"] = {n: float(b) for n, b, s in zip(history["names"], history["beta"][-1], scaled) if s}
-            log(f"  SFW-Init {args.sfw_init_iterations} it in {info['sfw_init_seconds']:.0f}s; beta = "
-                + ", ".join(f"{n.split(':')[0]}={b:.3f}" for n, b in info["sfw_init_beta"].items()))
-        optimizer = tf_sfw.SFW(learning_rate=lr, momentum=args.momentum, rescale="gradient", constraints=constraints)
+        t0 = time.time()
+        history = sfw_init(
+            model, optimizer.constraints, (x_train.astype(np.float32) / 255.0, y_train),
+            iterations=args.sfw_init_iterations, learning_rate=args.sfw_lr, batch_size=args.batch_size,
+            second_order=not args.sfw_init_first_order, seed=args.seed, verbose=args.verbose,
+        )
+        info["sfw_init_seconds"] = time.time() - t0
+        scaled = history["scaled"]
+        info["sfw_init_beta"] = {n: float(b) for n, b, s in zip(history["names"], history["beta"][-1], scaled) if s}
+        log(f"  SFW-Init {args.sfw_init_iterations} it in {info['sfw_init_seconds']:.0f}s; beta = "
+            + ", ".join(f"{n.split(':')[0]}={b:.3f}" for n, b in info["sfw_init_beta"].items()))
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = lr_callbacks(args)
     per_epoch = steps(args, len(y_train))

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
+from tf_sfw.cli._common import UsageError, parse_sparsities, parse_sparsity
 from tf_sfw.cli.main import main
-from tf_sfw.cli.sweep import parse_sparsities, parse_sparsity
 
 DATA_DIR = "/work/shared/data/keras"
 needs_mnist = pytest.mark.skipif(
@@ -43,7 +43,7 @@ def test_parse_sparsity(text, expected):
 
 @pytest.mark.parametrize("text", ["1", "1.0", "-0.1", "100%", "abc", ""])
 def test_parse_sparsity_rejects(text):
-    with pytest.raises(ValueError, match="sparsity"):
+    with pytest.raises(UsageError, match="sparsity"):
         parse_sparsity(text)
 
 
@@ -59,7 +59,7 @@ def test_prune_command(tmp_path, model_path, scope_flag, retrain):
     out = tmp_path / "out"
     code = main([
         "prune", "--model", model_path, "--sparsity", "0.8", scope_flag, "--retrain-epochs", str(retrain),
-        "--out", str(out), "--data-dir", _data_dir(), "--eval-examples", "200", "--train-examples", "256",
+        "--out", str(out), "--dataset", "mnist", "--data-dir", _data_dir(), "--eval-examples", "200", "--train-examples", "256",
         "--latency-batch", "16",
     ])
     assert code == 0
@@ -75,13 +75,16 @@ def test_prune_command(tmp_path, model_path, scope_flag, retrain):
 
     loaded = load_exported(str(out / "saved_model"))
     assert predict_exported(loaded, np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)
+    # the export names its data set, so a later `tf-sfw sweep --model OUT/saved_model` needs no --dataset
+    assert json.loads((out / "saved_model" / "config.json").read_text())["dataset"] == "mnist"
+    assert metrics["dataset"] == "mnist"
 
 
 @needs_mnist
 def test_sweep_command(tmp_path, model_path):
     out = tmp_path / "sweep"
     code = main(["sweep", "--model", model_path, "--sparsities", "0,0.5,0.9", "--out", str(out),
-                 "--data-dir", _data_dir(), "--eval-examples", "200"])
+                 "--dataset", "mnist", "--data-dir", _data_dir(), "--eval-examples", "200"])
     assert code == 0
     with open(out / "sweep.csv") as f:
         rows = list(csv.DictReader(f))
@@ -91,27 +94,30 @@ def test_sweep_command(tmp_path, model_path):
 
 
 @pytest.mark.parametrize(
-    "argv,match",
+    "argv,code,match",
     [
-        (["prune", "--sparsity", "1.0"], "sparsity"),
-        (["prune", "--sparsity", "-0.2"], "sparsity"),
-        (["prune", "--sparsity", "0.5", "--layers", "nope"], "Unknown layer names"),
-        (["sweep", "--sparsities", "0.5,1.5"], "sparsities"),
+        (["prune", "--sparsity", "1.0"], 2, "--sparsity"),
+        (["prune", "--sparsity", "-0.2"], 2, "--sparsity"),
+        (["prune", "--sparsity", "0.5", "--layers", "nope"], 1, "Unknown layer names"),
+        (["sweep", "--sparsities", "0.5,1.5"], 2, "--sparsities"),
     ],
 )
-def test_bad_input_gives_clear_error(tmp_path, model_path, capsys, argv, match):
+def test_bad_input_gives_clear_error(tmp_path, model_path, capsys, argv, code, match):
     command, extra = argv[0], argv[1:]
     base = [command, "--model", model_path, "--out", str(tmp_path / "o")]
     if command == "prune":
         base.append("--no-eval")
-    assert main(base + extra) == 2
-    assert match in capsys.readouterr().err
+    assert main(base + extra) == code
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err
 
 
 def test_missing_model_file(tmp_path, capsys):
-    code = main(["prune", "--model", str(tmp_path / "missing.keras"), "--sparsity", "0.5", "--out", str(tmp_path), "--no-eval"])
-    assert code == 2
-    assert "does not exist" in capsys.readouterr().err
+    missing = str(tmp_path / "missing.keras")
+    code = main(["prune", "--model", missing, "--sparsity", "0.5", "--out", str(tmp_path), "--no-eval"])
+    assert code == 1  # a runtime failure, not a usage error
+    err = capsys.readouterr().err
+    assert "`--model` does not exist" in err and missing in err
 
 
 def test_unprunable_model(tmp_path, capsys):
@@ -121,5 +127,88 @@ def test_unprunable_model(tmp_path, capsys):
     path = str(tmp_path / "noweights.keras")
     keras.Model(inp, keras.layers.Flatten()(inp)).save(path)
     code = main(["prune", "--model", path, "--sparsity", "0.5", "--out", str(tmp_path / "o"), "--no-eval"])
-    assert code == 2
+    assert code == 1
     assert "no prunable weights" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------
+# The evaluation data set comes from the model's config.json when --dataset is not given
+
+
+def _saved_with_config(tmp_path, model_path, dataset, where="same"):
+    """Copy of the tiny model in a run folder whose config.json names ``dataset``."""
+    import shutil
+
+    run = tmp_path / "run"
+    folder = run / "saved_model" if where == "parent" else run
+    folder.mkdir(parents=True)
+    target = folder / "model.keras"
+    shutil.copy(model_path, target)
+    if dataset is not None:
+        (run / "config.json").write_text(json.dumps({"dataset": dataset, "model": "mnist_cnn"}))
+    return target, run
+
+
+@pytest.mark.parametrize("where", ["same", "parent"])
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_dataset_of_model_reads_config_json(tmp_path, model_path, dataset, where):
+    from tf_sfw.cli._common import dataset_of_model
+
+    target, run = _saved_with_config(tmp_path, model_path, dataset, where)
+    for path in (target, target.parent):  # the model file, or its folder (an export folder)
+        assert dataset_of_model(str(path)) == (dataset, str(run / "config.json"))
+
+
+def test_dataset_of_model_without_config(tmp_path, model_path):
+    from tf_sfw.cli._common import dataset_of_model
+
+    target, _ = _saved_with_config(tmp_path, model_path, None)
+    assert dataset_of_model(str(target)) == (None, None)
+
+
+@pytest.mark.parametrize("command", ["prune", "sweep"])
+def test_no_dataset_and_no_config_is_refused(tmp_path, model_path, command, capsys):
+    """Item: a Fashion-MNIST model used to be evaluated on MNIST silently; now --dataset is required."""
+    target, _ = _saved_with_config(tmp_path, model_path, None)
+    argv = [command, "--model", str(target), "--out", str(tmp_path / "o"), "--data-dir", _data_dir()]
+    argv += ["--sparsity", "0.5"] if command == "prune" else ["--sparsities", "0.5"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "`--dataset` is required" in err and str(target) in err
+    assert not (tmp_path / "o").exists()
+
+
+@needs_mnist
+@pytest.mark.skipif(
+    not os.path.isdir(os.path.join(_data_dir(), "datasets", "fashion-mnist")), reason="Fashion-MNIST not available offline"
+)
+@pytest.mark.parametrize("command", ["prune", "sweep"])
+def test_dataset_taken_from_config_json(tmp_path, model_path, command, capsys):
+    target, run = _saved_with_config(tmp_path, model_path, "fashion_mnist")
+    out = tmp_path / "o"
+    argv = [command, "--model", str(target), "--out", str(out), "--data-dir", _data_dir(), "--eval-examples", "100"]
+    argv += ["--sparsity", "0.5", "--latency-batch", "4"] if command == "prune" else ["--sparsities", "0.5"]
+    assert main(argv) == 0
+    assert json.loads((out / "metrics.json").read_text())["dataset"] == "fashion_mnist"
+    assert f"evaluating on fashion_mnist (from {run / 'config.json'}" in capsys.readouterr().err
+    # an explicit --dataset wins, with a warning when it differs from the config
+    assert main(argv + ["--dataset", "mnist"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["dataset"] == "mnist"
+    assert "says the model was trained on fashion_mnist" in capsys.readouterr().err
+
+
+def test_dataset_with_wrong_input_shape_is_refused(tmp_path, capsys):
+    """A CIFAR-shaped model evaluated on MNIST: a clear error naming --dataset, no graph traceback."""
+    from tf_sfw._keras import keras
+
+    if not os.path.isfile(os.path.join(_data_dir(), "datasets", "mnist.npz")):
+        pytest.skip("MNIST not available offline")
+    inp = keras.Input((32, 32, 3))
+    out = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inp))
+    path = str(tmp_path / "cifar_like.keras")
+    keras.Model(inp, out).save(path)
+    code = main(["sweep", "--model", path, "--dataset", "mnist", "--data-dir", _data_dir(), "--out", str(tmp_path / "o"),
+                 "--sparsities", "0.5", "--eval-examples", "10"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--dataset mnist" in err and "(32, 32, 3)" in err and "Traceback" not in err

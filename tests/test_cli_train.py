@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +43,8 @@ def test_defaults_are_the_paper_setting():
     config = cli_train.config_from_args(_parse("--out", "x"))
     assert config == TrainConfig(data_dir=None)
     assert (config.learning_rate, config.momentum, config.k, config.k_frac, config.value) == (1.0, 0.9, 10, 0.05, 15.0)
-    assert config.milestones == (61, 121) and config.batch_size == 128 and config.test_batch_size == 100
+    assert config.milestones is None and config.milestones_frac == (1 / 3, 2 / 3)  # epochs 61 and 121 of 180
+    assert config.batch_size == 128 and config.test_batch_size == 100
 
 
 @pytest.mark.parametrize(
@@ -69,14 +69,14 @@ def test_argument_mapping(argv, expected):
 
 def test_bad_value_returns_2(tmp_path, capsys):
     assert cli_main.main(["train", "--out", str(tmp_path), "--epochs", "0"]) == 2
-    assert "`epochs` must be a positive int. Received: epochs=0" in capsys.readouterr().err
+    assert "`--epochs` must be an integer >= 1. Received: --epochs=0" in capsys.readouterr().err
 
 
-def test_missing_data_returns_2(tmp_path, monkeypatch, capsys):
+def test_missing_data_returns_1(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     monkeypatch.delenv("TF_SFW_DATA_DIR", raising=False)
     code = cli_main.main(["train", "--dataset", "cifar10", "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path), "--no-download"])
-    assert code == 2
+    assert code == 1  # a runtime failure (missing files); 2 is for invalid command lines
     err = capsys.readouterr().err
     assert "cifar-10-batches-py" in err and str(tmp_path) in err and "--data-dir" in err
 
@@ -97,37 +97,57 @@ def _weights(out):
 
 @needs_shared
 @pytest.mark.slow
-def test_kill_and_resume_matches_uninterrupted(tmp_path):
-    """A `kill -9`ed CLI run continued with --resume ends with the same weights as an uninterrupted run."""
+@pytest.mark.parametrize("kill_at,resumed_from", [("backup:20", 16)])
+def test_kill_and_resume_matches_uninterrupted(tmp_path, kill_at, resumed_from):
+    """A CLI run SIGKILLed at a known point (test hook) and continued with --resume ends with the
+    same weights as an uninterrupted run.
+
+    ``backup:20`` kills the process inside the backup of step 20, after its callback-state file
+    and before its checkpoint: the hardest place for detecting the interrupted run, which must
+    still be refused without --resume and resume from the previous backup (step 16).
+    """
+    from tf_sfw.training.resume import KILL_ENV, RUN_STATE
+
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop(KILL_ENV, None)
     ref = tmp_path / "ref"
     assert cli_main.main(_cmd(ref)[3:]) == 0  # the uninterrupted reference, in this process
     metrics = json.loads((ref / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and metrics["steps_per_epoch"] == 32 and metrics["initial_step"] == 0
 
     run = tmp_path / "run"
-    proc = subprocess.Popen(_cmd(run), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and proc.poll() is None:
-            if list((run / "backup" / "chief").glob("ckpt-*.index")):
-                break
-            time.sleep(0.05)
-        killed = proc.poll() is None
-        if killed:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    if not killed:
-        pytest.skip("the run finished before it could be killed (machine too fast for this test)")
-    assert not (run / "metrics.json").exists()
-    # without --resume the interrupted run is refused
-    assert cli_main.main(_cmd(run)[3:]) == 2
+    killed = subprocess.run(_cmd(run), env={**env, KILL_ENV: kill_at}, capture_output=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    assert (run / RUN_STATE).is_file() and not (run / "metrics.json").exists() and not (run / "config.json").exists()
+    # without --resume the interrupted run is refused, whatever point the kill landed at
+    refused = subprocess.run(_cmd(run), env=env, capture_output=True, timeout=300)
+    assert refused.returncode != 0 and "--resume" in refused.stderr.decode()
     subprocess.run(_cmd(run, "--resume"), check=True, timeout=300, env=env, capture_output=True)
     resumed = json.loads((run / "metrics.json").read_text())
-    assert resumed["initial_step"] > 0
-    for a, b in zip(_weights(run), _weights(ref)):
+    assert resumed["initial_step"] == resumed_from
+    for a, b in zip(_weights(run), _weights(ref), strict=True):
         np.testing.assert_array_equal(a, b)
     assert resumed["test_accuracy"] == metrics["test_accuracy"]
+    # every epoch, the interrupted one averaged over all of its steps (float32 running means: 1e-6)
+    assert set(resumed["history"]) == set(metrics["history"]) >= {"loss", "accuracy", "lr"}
+    for key, values in metrics["history"].items():
+        assert resumed["history"][key] == pytest.approx(values, rel=1e-6), key
+    assert not (run / RUN_STATE).exists() and not (run / "backup").exists()
+    # --resume on the finished run: refused, the run is left as it is
+    before = {f.name: f.read_bytes() for f in run.iterdir() if f.is_file()}
+    again = subprocess.run(_cmd(run, "--resume"), env=env, capture_output=True, timeout=300)
+    assert again.returncode != 0 and "already complete" in again.stderr.decode()
+    assert {f.name: f.read_bytes() for f in run.iterdir() if f.is_file()} == before
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_resume_without_a_run_is_refused(tmp_path, capsys, exists):
+    """--resume with no backup and no unfinished run does not start a fresh run silently."""
+    out = tmp_path / "out"
+    if exists:
+        out.mkdir()
+    code = cli_main.main(["train", "--out", str(out), "--resume", "--epochs", "1", "--data-dir", str(tmp_path)])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "Nothing to resume" in err and str(out) in err
+    assert not (out / "config.json").exists()

@@ -137,14 +137,14 @@ def test_constraints_for_model_uses_each_layers_own_initializer():
     tau = 15.0
     cons = C.constraints_for_model(model, C.KSparsePolytope(k=10, k_frac=0.05, value=tau))
     # Equal shapes (8, 8), different initializers: different radii (the reference keyed by shape).
-    ra, rb = cons.constraints["a/kernel:0"].value, cons.constraints["b/kernel:0"].value
+    ra, rb = cons.constraints["a/kernel"].value, cons.constraints["b/kernel"].value
     k = 10
     assert ra == pytest.approx(tau * math.sqrt(64 * 2.0 / 8) / math.sqrt(k))
     assert rb == pytest.approx(tau * math.sqrt(64 * 1.0) / math.sqrt(k))
     # Zero-initialised bias and BN beta: expected norm 0 -> 1.0; BN gamma (ones): sqrt(8).
-    assert cons.constraints["a/bias:0"].value == pytest.approx(tau / math.sqrt(8))
-    assert cons.constraints["bn/gamma:0"].value == pytest.approx(tau * math.sqrt(8) / math.sqrt(8))
-    assert set(cons.constraints) == {v.name for v in model.trainable_variables}
+    assert cons.constraints["a/bias"].value == pytest.approx(tau / math.sqrt(8))
+    assert cons.constraints["bn/gamma"].value == pytest.approx(tau * math.sqrt(8) / math.sqrt(8))
+    assert list(cons.constraints) == [v.name.split(":")[0] for v in model.trainable_variables]
 
 
 def test_overrides_by_pattern_first_match_wins():
@@ -154,11 +154,11 @@ def test_overrides_by_pattern_first_match_wins():
         C.KSparsePolytope(k=2, k_frac=None, mode="radius", value=1.0),
         overrides={r"^bn/": C.Unconstrained(), r"/bias": C.LpBall(p=2, mode="radius", value=0.5), r"^a/": C.Unconstrained()},
     )
-    assert isinstance(cons.constraints["bn/gamma:0"], C.Unconstrained)
-    assert isinstance(cons.constraints["bn/beta:0"], C.Unconstrained)
-    assert isinstance(cons.constraints["a/bias:0"], C.LpBall)
-    assert isinstance(cons.constraints["a/kernel:0"], C.Unconstrained)
-    assert isinstance(cons.constraints["b/kernel:0"], C.KSparsePolytope)
+    assert isinstance(cons.constraints["bn/gamma"], C.Unconstrained)
+    assert isinstance(cons.constraints["bn/beta"], C.Unconstrained)
+    assert isinstance(cons.constraints["a/bias"], C.LpBall)
+    assert isinstance(cons.constraints["a/kernel"], C.Unconstrained)
+    assert isinstance(cons.constraints["b/kernel"], C.KSparsePolytope)
 
 
 def test_overrides_by_layer_class():
@@ -170,10 +170,10 @@ def test_overrides_by_layer_class():
     )
     kinds = {name: type(c).__name__ for name, c in cons.items()}
     assert kinds == {
-        "a/kernel:0": "KSparsePolytope", "a/bias:0": "KSparsePolytope",
-        "b/kernel:0": "KSparsePolytope", "b/bias:0": "KSparsePolytope",
-        "bn/gamma:0": "Unconstrained", "bn/beta:0": "Unconstrained",
-        "out/kernel:0": "LpBall", "out/bias:0": "LpBall",
+        "a/kernel": "KSparsePolytope", "a/bias": "KSparsePolytope",
+        "b/kernel": "KSparsePolytope", "b/bias": "KSparsePolytope",
+        "bn/gamma": "Unconstrained", "bn/beta": "Unconstrained",
+        "out/kernel": "LpBall", "out/bias": "LpBall",
     }
     with pytest.raises(ValueError, match="regex strings or layer classes"):
         C.constraints_for_model(model, C.Unconstrained(), overrides={3: C.Unconstrained()})
@@ -193,10 +193,10 @@ def test_constraints_for_pruning_wrapped_model_use_inner_initializers():
     default = C.KSparsePolytope(k=10, k_frac=0.05, value=15.0)
     plain = C.constraints_for_model(model, default)
     pruned = C.constraints_for_model(wrapped, default, overrides={keras.layers.BatchNormalization: C.Unconstrained()})
-    kernel = [name for name in pruned.constraints if name.endswith("a/kernel:0")]
-    assert len(kernel) == 1 and kernel[0] != "a/kernel:0"  # the wrapper renames the variable
-    assert pruned.constraints[kernel[0]] == plain.constraints["a/kernel:0"]
-    assert isinstance(pruned.constraints["bn/gamma:0"], C.Unconstrained)
+    kernel = [name for name in pruned.constraints if name.endswith("a/kernel")]
+    assert kernel == ["prune_low_magnitude_a/a/kernel"]  # path: wrapper, then the inner layer
+    assert pruned.constraints[kernel[0]] == plain.constraints["a/kernel"]
+    assert isinstance(pruned.constraints["bn/gamma"], C.Unconstrained)
 
 
 def test_constraints_for_model_errors():
@@ -290,3 +290,248 @@ def test_variable_constraints_round_trip_and_validation():
         C.VariableConstraints({})
     with pytest.raises(ValueError, match="must be resolved"):
         C.VariableConstraints({"a:0": C.KSparsePolytope()})
+
+
+# --------------------------------------------------------------------------------------
+# Models a user brings: layer types, nested models, equal variable names, reloaded wrappers.
+
+TAU = 3.0
+
+
+def l2_ball_radii(model, **kwargs):
+    """{path: radius} for LpBall(p=2, mode="initialization", value=TAU): radius = TAU * E||θ||."""
+    cons = C.constraints_for_model(model, C.LpBall(p=2, mode="initialization", value=TAU), **kwargs)
+    return {path: c.radius(1) for path, c in cons.items()}
+
+
+def _normal(stddev):
+    return keras.initializers.RandomNormal(stddev=stddev, seed=1)
+
+
+def _rms_norm_normal(shape, stddev):
+    return stddev * math.sqrt(np.prod(shape))
+
+
+def _norm_orthogonal(rows, cols, gain):
+    return gain * math.sqrt(min(rows, cols))
+
+
+LAYER_CASES = [
+    (
+        "depthwise",
+        (6, 6, 3),
+        lambda: keras.layers.DepthwiseConv2D(3, depth_multiplier=2, depthwise_initializer=_normal(0.3), name="dw"),
+        {"dw/depthwise_kernel": _rms_norm_normal((3, 3, 3, 2), 0.3), "dw/bias": 1.0},
+    ),
+    (
+        "separable",
+        (6, 6, 3),
+        lambda: keras.layers.SeparableConv2D(
+            4, 3, depthwise_initializer=_normal(0.2), pointwise_initializer=_normal(0.7), name="sep"
+        ),
+        {"sep/depthwise_kernel": _rms_norm_normal((3, 3, 3, 1), 0.2), "sep/pointwise_kernel": _rms_norm_normal((1, 1, 3, 4), 0.7), "sep/bias": 1.0},
+    ),
+    (
+        "lstm",
+        (5, 3),
+        lambda: keras.layers.LSTM(
+            4, kernel_initializer=_normal(0.5), recurrent_initializer=keras.initializers.Orthogonal(gain=2.0), name="lstm"
+        ),
+        # Orthogonal (4, 16) scaled by gain 2: Frobenius norm 2 sqrt(4); the bias holds
+        # unit_forget_bias ones: sqrt(4).
+        {"lstm/lstm_cell/kernel": _rms_norm_normal((3, 16), 0.5), "lstm/lstm_cell/recurrent_kernel": _norm_orthogonal(4, 16, 2.0), "lstm/lstm_cell/bias": 2.0},
+    ),
+    (
+        "gru",
+        (5, 3),
+        lambda: keras.layers.GRU(4, recurrent_initializer=keras.initializers.Orthogonal(gain=0.5), kernel_initializer=_normal(1.0), name="gru"),
+        {"gru/gru_cell/kernel": _rms_norm_normal((3, 12), 1.0), "gru/gru_cell/recurrent_kernel": _norm_orthogonal(4, 12, 0.5), "gru/gru_cell/bias": 1.0},
+    ),
+    (
+        "simple_rnn",
+        (5, 3),
+        lambda: keras.layers.SimpleRNN(6, kernel_initializer=_normal(0.1), name="rnn"),
+        {"rnn/simple_rnn_cell/kernel": _rms_norm_normal((3, 6), 0.1), "rnn/simple_rnn_cell/recurrent_kernel": _norm_orthogonal(6, 6, 1.0), "rnn/simple_rnn_cell/bias": 1.0},
+    ),
+    (
+        "conv_transpose",
+        (4, 4, 3),
+        lambda: keras.layers.Conv2DTranspose(5, 3, kernel_initializer=_normal(0.4), bias_initializer=keras.initializers.Constant(0.5), name="tconv"),
+        {"tconv/kernel": _rms_norm_normal((3, 3, 5, 3), 0.4), "tconv/bias": 0.5 * math.sqrt(5)},
+    ),
+    (
+        "embedding",
+        (7,),
+        lambda: keras.layers.Embedding(20, 4, embeddings_initializer=keras.initializers.RandomUniform(-0.3, 0.6), name="emb"),
+        # uniform(a, b): E[x^2] = (a^2 + ab + b^2) / 3
+        {"emb/embeddings": math.sqrt(80 * (0.09 - 0.18 + 0.36) / 3)},
+    ),
+    (
+        "layer_norm",
+        (5,),
+        lambda: keras.layers.LayerNormalization(gamma_initializer=keras.initializers.Constant(2.0), name="ln"),
+        {"ln/gamma": 2.0 * math.sqrt(5), "ln/beta": 1.0},
+    ),
+    (
+        "batch_norm",
+        (5,),
+        lambda: keras.layers.BatchNormalization(beta_initializer=keras.initializers.Constant(-0.5), name="bn"),
+        {"bn/gamma": math.sqrt(5), "bn/beta": 0.5 * math.sqrt(5)},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=[c[0] for c in LAYER_CASES])
+def test_initialization_mode_finds_every_layer_types_initializer(case):
+    _, input_shape, make_layer, expected_norms = case
+    model = keras.Sequential([keras.Input(input_shape), make_layer()])
+    radii = l2_ball_radii(model)
+    assert set(radii) == set(expected_norms)
+    for path, norm in expected_norms.items():
+        assert radii[path] == pytest.approx(TAU * norm, rel=1e-6), path
+
+
+@pytest.mark.parametrize("gain, shape", [(2.0, (4, 16)), (0.5, (9, 3)), (1.0, (3, 3, 2, 5))])
+def test_orthogonal_expected_norm_is_exact(gain, shape):
+    drawn = keras.initializers.Orthogonal(gain=gain, seed=3)(shape).numpy()
+    rows, cols = int(np.prod(shape[:-1])), shape[-1]
+    assert np.linalg.norm(drawn) == pytest.approx(gain * math.sqrt(min(rows, cols)), rel=1e-5)
+    assert C.expected_init_norm(keras.initializers.Orthogonal(gain=gain), shape) == pytest.approx(np.linalg.norm(drawn), rel=1e-5)
+
+
+def test_unknown_initializer_error_names_layer_and_variable():
+    class Scale(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(name="w", shape=(input_shape[-1],))
+
+        def call(self, x):
+            return x * self.w
+
+    model = keras.Sequential([keras.Input((3,)), Scale(name="scale")])
+    with pytest.raises(ValueError, match=r"'scale/w'.*layer 'scale' \(Scale\).*w_initializer.*init_norms"):
+        C.constraints_for_model(model, C.LpBall(p=2, mode="initialization", value=TAU))
+    assert l2_ball_radii(model, init_norms={"scale/w": 2.0}) == {"scale/w": pytest.approx(2.0 * TAU)}
+
+
+def _dense_block(name, stddev, units=4, inputs=4):
+    x = keras.Input((inputs,))
+    return keras.Model(x, keras.layers.Dense(units, kernel_initializer=_normal(stddev), name="fc")(x), name=name)
+
+
+def test_nested_models_attribute_variables_to_innermost_layers():
+    inner = keras.Sequential([keras.layers.Dense(3, kernel_initializer=_normal(0.2), name="fc")], name="inner")
+    middle = keras.Sequential([inner, keras.layers.Dense(2, kernel_initializer=_normal(0.9), name="head")], name="middle")
+    x = keras.Input((5,))
+    model = keras.Model(x, keras.layers.Dense(2, kernel_initializer=_normal(1.5), name="out")(middle(x)))
+    radii = l2_ball_radii(model)
+    assert list(radii) == [
+        "middle/inner/fc/kernel", "middle/inner/fc/bias", "middle/head/kernel", "middle/head/bias", "out/kernel", "out/bias",
+    ]
+    assert radii["middle/inner/fc/kernel"] == pytest.approx(TAU * _rms_norm_normal((5, 3), 0.2))
+    assert radii["middle/head/kernel"] == pytest.approx(TAU * _rms_norm_normal((3, 2), 0.9))
+    assert radii["out/kernel"] == pytest.approx(TAU * _rms_norm_normal((2, 2), 1.5))
+
+
+def two_blocks_model():
+    a, b = _dense_block("a", 0.1), _dense_block("b", 2.0)
+    x = keras.Input((4,))
+    return keras.Model(x, b(a(x)))
+
+
+def test_equal_variable_names_get_their_own_constraints():
+    model = two_blocks_model()
+    assert [v.name for v in model.trainable_variables] == ["fc/kernel:0", "fc/bias:0"] * 2  # the names collide
+    cons = C.constraints_for_model(model, C.LpBall(p=2, mode="initialization", value=TAU))
+    assert list(cons.constraints) == ["a/fc/kernel", "a/fc/bias", "b/fc/kernel", "b/fc/bias"]
+    ra, rb = cons.constraints["a/fc/kernel"].radius(16), cons.constraints["b/fc/kernel"].radius(16)
+    assert ra == pytest.approx(TAU * 0.1 * 4) and rb == pytest.approx(TAU * 2.0 * 4)
+    # By identity for the model's own variables, also one by one.
+    assert cons.for_variables(model.trainable_variables) == [cons.constraints[k] for k in cons.constraints]
+    assert cons.for_variable(model.trainable_variables[2]) is cons.constraints["b/fc/kernel"]
+    # Overrides by regex may use the path.
+    unconstrained_a = C.constraints_for_model(model, C.LpBall(2, "radius", 1.0), overrides={"^a/": C.Unconstrained()})
+    assert [c.is_constrained for c in unconstrained_a.constraints.values()] == [False, False, True, True]
+
+
+def test_equal_names_after_deserialization_match_in_order_or_refuse():
+    model = two_blocks_model()
+    cons = C.constraints_for_model(model, C.LpBall(p=2, mode="initialization", value=TAU))
+    clone = C.VariableConstraints.from_config(cons.get_config())
+    assert clone == cons
+    # No identity any more: the whole list matches in order (short names and shapes).
+    assert clone.for_variables(model.trainable_variables) == list(cons.constraints.values())
+    # A single ambiguous name, or a list in another order, is refused, never merged.
+    with pytest.raises(ValueError, match=r"'fc/kernel:0' matches 2 constraints"):
+        clone.for_variable(model.trainable_variables[0])
+    with pytest.raises(ValueError, match="matches 2 constraints"):
+        clone.for_variables(model.trainable_variables[::-1])
+
+
+def test_sfw_gives_each_equally_named_variable_its_own_set():
+    import tf_sfw
+
+    model = two_blocks_model()
+    cons = C.constraints_for_model(model, C.KSparsePolytope(k=2, k_frac=None, mode="initialization", value=TAU))
+    opt = tf_sfw.SFW(learning_rate=1.0, constraints=cons)
+    opt.build(model.trainable_variables)
+    radii = [c.radius(v.shape.num_elements()) for c, v in zip(opt._variable_constraints, model.trainable_variables)]
+    assert radii == [c.radius(1) for c in cons.constraints.values()]
+    assert radii[0] != radii[2]
+
+
+def test_constraints_for_model_rejects_non_models():
+    with pytest.raises(ValueError, match=r"`model` must be a tf_keras Model.*model='foo'"):
+        C.constraints_for_model("foo", C.Unconstrained())
+    with pytest.raises(ValueError, match="`model` must be a tf_keras Model.*Dense"):
+        C.constraints_for_model(keras.layers.Dense(2), C.Unconstrained())
+
+
+def _tfmot_model(seed=0):
+    import tensorflow_model_optimization as tfmot
+
+    keras.utils.set_random_seed(seed)
+    plain = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, kernel_initializer=_normal(0.3), name="d1"),
+            keras.layers.Dense(3, kernel_initializer=_normal(1.2), name="d2"),
+        ]
+    )
+    schedule = tfmot.sparsity.keras.ConstantSparsity(0.5, begin_step=0, frequency=1)
+    return plain, tfmot.sparsity.keras.prune_low_magnitude(plain, pruning_schedule=schedule)
+
+
+def test_tfmot_wrapped_model_reloaded_from_keras_continues_sfw_training(tmp_path):
+    import tensorflow_model_optimization as tfmot
+
+    import tf_sfw
+
+    plain, wrapped = _tfmot_model()
+    default = C.KSparsePolytope(k=3, k_frac=None, mode="initialization", value=TAU)
+    expected = [c.radius(1) for c in C.constraints_for_model(plain, default).constraints.values()]
+    x = RNG.normal(size=(32, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    wrapped.compile(tf_sfw.SFW(learning_rate=1.0, constraints=C.constraints_for_model(wrapped, default)), "sparse_categorical_crossentropy")
+    callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
+    wrapped.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=callbacks)
+    path = str(tmp_path / "wrapped.keras")
+    wrapped.save(path)
+    with tfmot.sparsity.keras.prune_scope():
+        reloaded = keras.models.load_model(path)
+    assert [v.name for v in reloaded.trainable_variables] == ["kernel:0", "bias:0"] * 2  # names lost their scopes
+
+    # 1. Constraints built on the reloaded model: one per variable, each with its own radius.
+    cons = C.constraints_for_model(reloaded, default)
+    assert len(cons.constraints) == 4
+    assert [c.radius(1) for c in cons.constraints.values()] == pytest.approx(expected)
+    # 2. The reloaded SFW optimizer (constraints from its config) continues training.
+    assert isinstance(reloaded.optimizer, tf_sfw.SFW)
+    reloaded.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=callbacks)
+    for variable, constraint in zip(reloaded.trainable_variables, cons.for_variables(reloaded.trainable_variables)):
+        value = variable.numpy()
+        assert np.all(np.isfinite(value))
+        assert np.max(np.abs(value)) <= constraint.radius(value.size) * (1 + 1e-5)
+    # 3. A fresh SFW with the rebuilt constraints also trains it.
+    reloaded.compile(tf_sfw.SFW(learning_rate=1.0, constraints=cons), "sparse_categorical_crossentropy")
+    history = reloaded.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=callbacks)
+    assert np.isfinite(history.history["loss"][-1])

@@ -388,3 +388,34 @@ def test_length_mismatch():
     x, y = _toy(10)
     with pytest.raises(ValueError, match="same length"):
         make_train_dataset(x, y[:5])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((60000, 0), "batch_size=0"),
+        ((60000, -5), "batch_size=-5"),
+        ((60000, 2.5), "batch_size=2.5"),
+        ((-1, 10), "num_examples=-1"),
+    ],
+)
+def test_steps_per_epoch_invalid_args(args, message):
+    with pytest.raises(ValueError, match=message):
+        data.steps_per_epoch(*args)
+
+
+@pytest.mark.parametrize("n, batch, drop, expected", [(60000, 128, False, 469), (60000, 128, True, 468), (0, 4, False, 0)])
+def test_steps_per_epoch_values(n, batch, drop, expected):
+    assert data.steps_per_epoch(n, batch, drop) == expected
+
+
+def test_subset_larger_than_split_is_refused():
+    x, y = _toy(10)
+    with pytest.raises(ValueError, match=r"at most the 10 examples.*subset=11"):
+        data._subset(x, y, 11, seed=0)
+    xs, ys = data._subset(x, y, 10, seed=0)
+    np.testing.assert_array_equal(ys, y)
+    xs, ys = data._subset(x, y, 4, seed=0)
+    assert len(ys) == 4 and len(set(ys.tolist())) == 4 and set(ys.tolist()) <= set(y.tolist())
+    with pytest.raises(ValueError, match="subset=0"):
+        data._subset(x, y, 0, seed=0)

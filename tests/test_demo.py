@@ -29,6 +29,10 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((out / "demo.json").read_text())
     assert summary["export"]["max_abs_prediction_diff_after_reload"] < 1e-5
+    assert summary["export"]["max_abs_prediction_diff_raw_uint8"] < 1e-5  # uint8 pixels through serving_raw
+    # the saved models and the export name their data set, for `tf-sfw prune` / `sweep` without --dataset
+    assert json.loads((out / "config.json").read_text())["dataset"] == "mnist"
+    assert json.loads((export / "config.json").read_text())["dataset"] == "mnist"
     assert summary["export"]["metrics"]["compressed_bytes"] < summary["export"]["metrics"]["dense_compressed_bytes"]
     assert (out / "mnist_cnn_sgd.keras").is_file() and (out / "mnist_cnn_sfw.keras").is_file()
     # the exported model is the SFW model at exactly 90% kernel sparsity
@@ -43,7 +47,31 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
 
 def test_demo_rejects_bad_sparsity(capsys):
     assert main(["demo", "--export-sparsity", "1.0", "--data-dir", "/nonexistent"]) == 2
-    assert "export-sparsity" in capsys.readouterr().err
+    assert "`--export-sparsity` must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_demo_optimizers_come_from_the_training_builders(monkeypatch):
+    """The demo builds its optimizers with tf_sfw.training.build_optimizer (one place builds optimizers)."""
+    import argparse
+
+    import tf_sfw.training as training
+    from tf_sfw.cli import demo
+
+    seen = []
+    real = training.build_optimizer
+
+    def spy(model, config):
+        seen.append(dict(config))
+        return real(model, config)
+
+    monkeypatch.setattr(training, "build_optimizer", spy)
+    args = argparse.Namespace(seed=0, sgd_lr=0.05, batch_size=4, epochs=1, verbose=0)
+    x, y = np.zeros((8, 28, 28, 1), np.uint8), np.arange(8) % 10
+    models = {name: demo._train(name, x, y, args)[0] for name in ("sgd", "sfw")}
+    assert [c["optimizer"] for c in seen] == ["sgd", "sfw"]
+    assert seen[0]["learning_rate"] == 0.05 and seen[1]["learning_rate"] == 1.0 and seen[1]["rescale"] == "gradient"
+    assert type(models["sfw"].optimizer).__name__ == "SFW"
+    assert models["sgd"].optimizer.get_config()["momentum"] == 0.9
 
 
 def test_format_table():

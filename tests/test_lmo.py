@@ -240,3 +240,57 @@ def test_k_sparse_lmo_branches_equal_the_weighted_formula(case, jit):
     expected = -0.3 * np.sign(g.numpy()) * lmo.top_k_weights(g, k, "topk").numpy()
     np.testing.assert_array_equal(v, expected)
     assert abs(np.abs(v).sum() - 0.3 * min(k, np.count_nonzero(x))) <= 1e-3 * k
+
+
+# --------------------------------------------------------------------------- mask polytope
+
+
+def mask_polytope_vertices(n, k):
+    """All vertices of {m in [0,1]^n : sum m <= k}: the 0/1 vectors with at most k ones."""
+    for bits in itertools.product((0.0, 1.0), repeat=n):
+        if sum(bits) <= k:
+            yield np.array(bits)
+
+
+@pytest.mark.parametrize("n", [1, 3, 6])
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_mask_polytope_lmo_matches_brute_force_over_all_vertices(n, dtype):
+    for k in range(0, n + 1):
+        for trial in range(4):
+            g = RNG.normal(size=n)
+            if trial == 3:
+                g = np.round(g)  # ties and zeros
+            v = lmo.mask_polytope_lmo(tf.constant(g, dtype), k).numpy()
+            assert v.dtype == dtype.as_numpy_dtype and v.shape == (n,)
+            assert set(np.unique(v)) <= {0.0, 1.0} and v.sum() <= k
+            best = min(float(g @ vert) for vert in mask_polytope_vertices(n, k))
+            assert float(g @ v) == pytest.approx(best, abs=1e-6)
+            assert np.all(g[v == 1.0] < 0)  # non-negative entries never help
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "xla"])
+def test_mask_polytope_lmo_ties_and_shape(jit):
+    g = tf.constant([[-1.0, 0.5, -1.0], [-1.0, -3.0, 0.0]])
+    run = tf.function(lambda: [lmo.mask_polytope_lmo(g, k) for k in (0, 1, 2, 3, 6)], jit_compile=jit)
+    v0, v1, v2, v3, v6 = [v.numpy() for v in run()]
+    assert v0.shape == (2, 3) and not v0.any()
+    np.testing.assert_array_equal(v1, [[0, 0, 0], [0, 1, 0]])
+    np.testing.assert_array_equal(v2, [[1, 0, 0], [0, 1, 0]])  # among the -1's the lowest index
+    np.testing.assert_array_equal(v3, [[1, 0, 1], [0, 1, 0]])
+    np.testing.assert_array_equal(v6, [[1, 0, 1], [1, 1, 0]])  # only the negative entries
+
+
+def test_mask_polytope_lmo_radix_path_equals_topk(monkeypatch):
+    from tf_sfw import selection
+
+    g = tf.constant(np.round(RNG.normal(size=3000) * 4) / 4, tf.float32)
+    expected = lmo.mask_polytope_lmo(g, 700, "topk").numpy()
+    monkeypatch.setattr(selection, "_RADIX_MIN_SIZE", 1)
+    np.testing.assert_array_equal(lmo.mask_polytope_lmo(g, 700, "radix").numpy(), expected)
+    assert expected.sum() == 700
+
+
+@pytest.mark.parametrize("k", [-1, 5, 1.0, True])
+def test_mask_polytope_lmo_rejects_bad_k(k):
+    with pytest.raises(ValueError, match="`k` must be an integer in \\[0, 4\\]"):
+        lmo.mask_polytope_lmo(tf.ones([4]), k)

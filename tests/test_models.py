@@ -15,17 +15,17 @@ def _conv(k, cin, cout, bias):
     return k * k * cin * cout + (cout if bias else 0)
 
 
-def _expected_resnet18(in_ch, classes):
-    """Count by hand: conv weights (no bias) + BN gamma/beta + fc."""
-    n = _conv(3, in_ch, 64, False) + 2 * 64
-    cin = 64
-    for cout, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+def _expected_resnet18(in_ch, classes, widths=(64, 64, 128, 256, 512)):
+    """Count by hand: conv weights (no bias) + BN gamma/beta + fc (``widths``: stem, stages)."""
+    n = _conv(3, in_ch, widths[0], False) + 2 * widths[0]
+    cin = widths[0]
+    for cout, stride in zip(widths[1:], (1, 2, 2, 2)):
         for block in range(2):
             n += _conv(3, cin, cout, False) + 2 * cout + _conv(3, cout, cout, False) + 2 * cout
             if block == 0 and (stride != 1 or cin != cout):
                 n += _conv(1, cin, cout, False) + 2 * cout
             cin = cout
-    return n + 512 * classes + classes
+    return n + cin * classes + classes
 
 
 def _expected_vgg16(in_ch, classes):
@@ -43,6 +43,7 @@ COUNT_CASES = [
     (simple_cnn, {}, _conv(5, 3, 6, True) + _conv(5, 6, 16, True) + 400 * 120 + 120 + 120 * 84 + 84 + 84 * 10 + 10, 62_006),
     (resnet18, {}, _expected_resnet18(3, 10), 11_173_962),
     (resnet18_tiny_imagenet, {}, _expected_resnet18(3, 200), 11_271_432),
+    (resnet18, {"width": 0.25, "input_shape": (32, 32, 1)}, _expected_resnet18(1, 10, (16, 16, 32, 64, 128)), 701_178),
     (vgg16, {}, _expected_vgg16(3, 10), 14_728_266),
     (vgg16, {"input_shape": (64, 64, 3), "num_classes": 200}, _expected_vgg16(3, 200), 14_825_736),
 ]
@@ -62,6 +63,17 @@ def test_mnist_cnn_architecture_matches_seed_003():
     assert model.get_layer("dropout").rate == 0.5
     assert model.get_layer("conv2d").kernel.shape == (3, 3, 1, 32)
     assert model.get_layer("dense").activation is keras.activations.softmax
+
+
+@pytest.mark.parametrize("width,filters", [(1.0, (64, 128, 256, 512)), (0.25, (16, 32, 64, 128)), (0.1, (6, 13, 26, 51)), (0.001, (1, 1, 1, 1))])
+def test_resnet18_width_scales_every_stage(width, filters):
+    model = resnet18(input_shape=(8, 8, 1), width=width)
+    assert model.get_layer("conv1").kernel.shape[-1] == filters[0]
+    for stage, f in enumerate(filters, start=1):
+        assert model.get_layer(f"stage{stage}_block2_conv2").kernel.shape[-1] == f
+        assert model.get_layer(f"stage{stage}_block1_conv1").kernel.shape[-1] == f
+    assert model.get_layer("fc").kernel.shape == (filters[-1], 10)
+    assert model.get_layer("conv1").kernel.shape[2] == 1
 
 
 def test_resnet18_is_cifar_variant():
@@ -103,10 +115,15 @@ def test_output_activation(activation):
         (mnist_cnn, {"num_classes": 2.5}, "num_classes"),
         (mnist_cnn, {"input_shape": (28, 28)}, "input_shape"),
         (mnist_cnn, {"input_shape": (28, -1, 1)}, "input_shape"),
-        (mnist_cnn, {"dropout": 1.0}, "dropout"),
+        (mnist_cnn, {"dropout": 1.0}, "dropout=1.0"),
+        (mnist_cnn, {"dropout": "high"}, "dropout='high'"),
+        (mnist_cnn, {"num_classes": True}, "num_classes=True"),
         (simple_cnn, {"input_shape": (12, 12, 3)}, "input_shape"),
         (vgg16, {"input_shape": (16, 16, 3)}, "input_shape"),
         (resnet18, {"classifier_activation": "relu"}, "classifier_activation"),
+        (resnet18, {"width": 0}, "width=0"),
+        (resnet18, {"width": -0.5}, "width=-0.5"),
+        (resnet18, {"width": "half"}, "width='half'"),
     ],
 )
 def test_invalid_arguments(builder, kwargs, match):

@@ -49,7 +49,7 @@ def np_shift_inside(constraint, x):
     return x * min(1.0, r / size)
 
 
-def np_sfw(thetas, grads_per_step, constraints, lr, momentum, rescale):
+def np_sfw(thetas, grads_per_step, constraints, lr, momentum, rescale, unconstrained_lr):
     thetas = [t.astype(np.float64).copy() for t in thetas]
     ms = [np.zeros_like(t) for t in thetas]
     for step, grads in enumerate(grads_per_step):
@@ -57,7 +57,7 @@ def np_sfw(thetas, grads_per_step, constraints, lr, momentum, rescale):
         for i, (g, c) in enumerate(zip(grads, constraints)):
             ms[i] = mu * ms[i] + (1 - mu) * g
             if not c.is_constrained:
-                thetas[i] = thetas[i] - lr * ms[i]
+                thetas[i] = thetas[i] - unconstrained_lr * ms[i]
                 continue
             if step == 0:
                 thetas[i] = np_shift_inside(c, thetas[i])
@@ -75,8 +75,8 @@ def np_sfw(thetas, grads_per_step, constraints, lr, momentum, rescale):
 
 
 @pytest.mark.parametrize("rescale", [None, "diameter", "gradient"])
-@pytest.mark.parametrize("lr", [0.05, 1.0])
-def test_three_steps_match_numpy_reference(rescale, lr):
+@pytest.mark.parametrize("lr, unconstrained_lr", [(0.05, 0.01), (1.0, 0.3)])
+def test_three_steps_match_numpy_reference(rescale, lr, unconstrained_lr):
     shapes = [(5, 4), (7,), (3, 2, 2)]
     cons_list = [
         C.KSparsePolytope(k=3, k_frac=None, mode="radius", value=0.4),
@@ -87,11 +87,13 @@ def test_three_steps_match_numpy_reference(rescale, lr):
     init[0] *= 5.0  # infeasible start: the first step must shift it inside
     variables = [tf.Variable(x, dtype=tf.float64, name=f"v{i}") for i, x in enumerate(init)]
     cons = C.VariableConstraints({v.name: c for v, c in zip(variables, cons_list)})
-    opt = tf_sfw.SFW(learning_rate=lr, momentum=0.9, rescale=rescale, constraints=cons)
+    opt = tf_sfw.SFW(
+        learning_rate=lr, momentum=0.9, rescale=rescale, constraints=cons, unconstrained_learning_rate=unconstrained_lr
+    )
     grads = [[RNG.normal(size=s) for s in shapes] for _ in range(3)]
     for step_grads in grads:
         opt.apply_gradients(zip([tf.constant(g) for g in step_grads], variables))
-    expected = np_sfw(init, grads, cons_list, lr, 0.9, rescale)
+    expected = np_sfw(init, grads, cons_list, lr, 0.9, rescale, unconstrained_lr)
     for v, e in zip(variables, expected):
         # Keras keeps the learning rate in a float32 variable: parity to float32 precision.
         np.testing.assert_allclose(v.numpy(), e, rtol=1e-6, atol=1e-9)
@@ -100,7 +102,7 @@ def test_three_steps_match_numpy_reference(rescale, lr):
 def test_first_step_uses_the_gradient_as_momentum():
     var = tf.Variable([0.0, 0.0, 0.0], name="w")
     opt = tf_sfw.SFW(
-        learning_rate=0.5, momentum=0.9, rescale=None, constraints=C.Unconstrained()
+        learning_rate=7.0, momentum=0.9, rescale=None, constraints=C.Unconstrained(), unconstrained_learning_rate=0.5
     )
     opt.apply_gradients([(tf.constant([1.0, 2.0, 3.0]), var)])
     np.testing.assert_allclose(var.numpy(), [-0.5, -1.0, -1.5])  # m_0 = g_0
@@ -220,6 +222,9 @@ def test_k_support_norm_reference_is_right_on_known_cases():
         (dict(rescale="norm"), "rescale='norm'"),
         (dict(selection="sort"), "selection='sort'"),
         (dict(learning_rate=-1.0), "learning_rate=-1.0"),
+        (dict(unconstrained_learning_rate=-0.1), "unconstrained_learning_rate=-0.1"),
+        (dict(unconstrained_learning_rate=float("nan")), "unconstrained_learning_rate=nan"),
+        (dict(unconstrained_learning_rate="fast"), "unconstrained_learning_rate='fast'"),
         (dict(constraints=None), "constraints=None"),
         (dict(constraints=C.KSparsePolytope()), "mode='initialization'"),
         (dict(constraints="ksparse"), "constraints='ksparse'"),
@@ -247,22 +252,25 @@ def small_data(n=96):
     return x, y
 
 
-def sfw_for(model, lr=1.0):
+def sfw_for(model, lr=1.0, unconstrained_lr=0.01):
     cons = tf_sfw.constraints_for_model(
         model, tf_sfw.KSparsePolytope(k=10, k_frac=0.05, value=15.0), overrides={"bn/": tf_sfw.Unconstrained()}
     )
-    return tf_sfw.SFW(learning_rate=lr, momentum=0.9, rescale="gradient", constraints=cons)
+    return tf_sfw.SFW(
+        learning_rate=lr, momentum=0.9, rescale="gradient", constraints=cons, unconstrained_learning_rate=unconstrained_lr
+    )
 
 
 def test_config_round_trip_exact():
     model = small_model()
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay([10, 20], [1.0, 0.1, 0.01])
-    for lr in (0.5, schedule):
-        opt = sfw_for(model, lr)
+    for lr, unconstrained_lr in ((0.5, 0.03), (schedule, schedule)):
+        opt = sfw_for(model, lr, unconstrained_lr)
         config = opt.get_config()
         clone = tf_sfw.SFW.from_config(json.loads(json.dumps(config)))
         assert clone.get_config() == config
         assert clone.constraints == opt.constraints
+        assert type(clone.unconstrained_learning_rate) is type(unconstrained_lr)
     restored = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
     assert isinstance(restored, tf_sfw.SFW) and restored.get_config() == opt.get_config()
 
@@ -371,3 +379,63 @@ def test_mirrored_strategy_two_cpus_equals_one_device(tmp_path):
     assert result["replicas"] == [1, 2]
     assert result["moved"] > 1e-3  # training did something
     assert result["max_diff"] < 1e-5
+
+
+def mobilenet_block(seed=0):
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", use_bias=False, name="conv")(inp)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(x)
+    x = keras.layers.BatchNormalization(name="bn2")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, keras.layers.Dense(3, name="out")(x))
+
+
+def test_unconstrained_variables_take_their_own_learning_rate_not_sfws():
+    """BatchNorm and depthwise kernels unconstrained, SFW at the paper's lr 1.0: the
+    unconstrained variables move by SGD at ``unconstrained_learning_rate`` (default 0.01)."""
+    model = mobilenet_block()
+    cons = tf_sfw.constraints_for_model(
+        model,
+        tf_sfw.KSparsePolytope(),
+        overrides={keras.layers.BatchNormalization: tf_sfw.Unconstrained(), keras.layers.DepthwiseConv2D: tf_sfw.Unconstrained()},
+    )
+    opt = tf_sfw.SFW(learning_rate=1.0, constraints=cons)
+    assert opt.get_config()["unconstrained_learning_rate"] == 0.01
+    x = RNG.random((16, 8, 8, 1)).astype(np.float32)
+    y = RNG.integers(0, 3, 16)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    variables = model.trainable_variables
+    grads = tape.gradient(loss, variables)
+    before = [v.numpy().copy() for v in variables]
+    opt.apply_gradients(zip(grads, variables))
+    unconstrained = [not c.is_constrained for c in cons.for_variables(variables)]
+    assert sum(unconstrained) == 5  # dw kernel, bn1 and bn2 gamma/beta
+    for v, g, b, free in zip(variables, grads, before, unconstrained):
+        if free:  # first step: m = g, so the step is exactly -0.01 g
+            np.testing.assert_allclose(v.numpy() - b, -0.01 * g.numpy(), rtol=1e-3, atol=2e-7)  # float32 rounding
+
+
+def test_bn_and_depthwise_unconstrained_train_without_nan():
+    x = RNG.random((96, 8, 8, 1)).astype(np.float32)
+    y = (x[:, :4].mean(axis=(1, 2, 3)) > x[:, 4:].mean(axis=(1, 2, 3))).astype(np.int32)
+    model = mobilenet_block(seed=1)
+    cons = tf_sfw.constraints_for_model(
+        model,
+        tf_sfw.KSparsePolytope(),
+        overrides={keras.layers.BatchNormalization: tf_sfw.Unconstrained(), keras.layers.DepthwiseConv2D: tf_sfw.Unconstrained()},
+    )
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps=5, decay_rate=0.5)
+    model.compile(
+        tf_sfw.SFW(learning_rate=1.0, constraints=cons, unconstrained_learning_rate=schedule),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
+    history = model.fit(x, y, batch_size=32, epochs=3, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())

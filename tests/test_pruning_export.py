@@ -68,3 +68,73 @@ def test_export_and_load_errors(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="Could not load"):
         load_keras_model(str(bad))
+
+
+# ----------------------------------------------------------------------------------------
+# Input contract: serving_default takes float32 in [0, 1], serving_raw takes uint8 pixels
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """``(model, loaded export)`` of one tiny model, shared by the signature tests."""
+    model = tiny_model(seed=1)
+    directory = export_model(model, str(tmp_path_factory.mktemp("exp") / "exp"), keras_copy=False)
+    return model, load_exported(directory)
+
+
+def test_signatures_document_their_inputs(exported):
+    _, loaded = exported
+    assert set(loaded.signatures) == {"serving_default", "serving_raw"}
+    specs = {name: fn.structured_input_signature[1]["inputs"] for name, fn in loaded.signatures.items()}
+    assert specs["serving_default"].dtype.name == "float32" and specs["serving_raw"].dtype.name == "uint8"
+    assert specs["serving_default"].shape.as_list() == specs["serving_raw"].shape.as_list() == [None, 6, 6, 1]
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_raw_uint8_input_gives_the_same_predictions_as_scaled_input(exported, batch):
+    model, loaded = exported
+    raw = np.random.default_rng(batch).integers(0, 256, size=(batch, 6, 6, 1), dtype=np.uint8)
+    scaled = raw.astype(np.float32) / 255.0  # what tf_sfw.data feeds the model in training
+    reference = model(scaled, training=False).numpy()
+    from_default = loaded.signatures["serving_default"](inputs=scaled)["predictions"].numpy()
+    from_raw = loaded.signatures["serving_raw"](inputs=raw)["predictions"].numpy()
+    np.testing.assert_allclose(from_raw, from_default, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(from_raw, reference, rtol=1e-5, atol=1e-6)
+    # predict_exported picks serving_raw for uint8 arrays: raw pixels are no longer read as [0, 1] inputs
+    np.testing.assert_array_equal(predict_exported(loaded, raw), from_raw)
+    np.testing.assert_array_equal(predict_exported(loaded, scaled), from_default)
+    unscaled = predict_exported(loaded, raw.astype(np.float32), signature="serving_default")
+    assert not np.allclose(unscaled, reference, atol=1e-3)  # the silent failure the raw signature avoids
+
+
+def test_predict_exported_unknown_signature(exported):
+    _, loaded = exported
+    with pytest.raises(ValueError, match="serving_raw"):
+        predict_exported(loaded, np.zeros((1, 6, 6, 1), np.float32), signature="nope")
+
+
+def test_export_config_json(tmp_path):
+    import json
+
+    directory = export_model(tiny_model(), str(tmp_path / "exp"), keras_copy=False, config={"dataset": "fashion_mnist"})
+    assert json.loads((tmp_path / "exp" / "config.json").read_text()) == {"dataset": "fashion_mnist"}
+    assert load_exported(directory) is not None  # the extra file does not disturb the SavedModel
+    with pytest.raises(ValueError, match="`config` must be a dict"):
+        export_model(tiny_model(), str(tmp_path / "exp2"), config="mnist")
+
+
+def test_load_keras_model_uses_saving_load_model(tmp_path, monkeypatch):
+    """One model loader: pruning.export.load_keras_model goes through tf_sfw.saving.load_model."""
+    import tf_sfw.pruning.export as export_lib
+    import tf_sfw.saving as saving
+
+    directory = export_model(tiny_model(), str(tmp_path / "exp"))
+    calls = []
+
+    def spy(path, *args, **kwargs):
+        calls.append(path)
+        return saving.load_model(path, *args, **kwargs)
+
+    monkeypatch.setattr(export_lib, "load_model", spy)
+    load_keras_model(directory)
+    assert calls == [os.path.join(directory, "model.keras")]

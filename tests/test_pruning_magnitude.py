@@ -27,11 +27,12 @@ def _weights(seed, shapes, ties=False):
 
 
 def _brute_force_global(weights, sparsity):
-    """Prune the z smallest (|w|, flat index) pairs by sorting Python tuples."""
+    """Prune the z smallest (|w|, -flat index) pairs by sorting Python tuples (ties: the
+    higher index is pruned first, the lower one kept -- the rule of tf_sfw.selection)."""
     flat = np.concatenate([np.abs(w).ravel() for w in weights.values()])
     n = flat.size
-    z = int(math.floor(sparsity * n + 0.5))
-    ranked = sorted(range(n), key=lambda i: (float(flat[i]), i))
+    z = min(int(math.floor(sparsity * n + 0.5)), n - 1)  # rounded half up, at least one kept
+    ranked = sorted(range(n), key=lambda i: (float(flat[i]), -i))
     keep = np.ones(n, dtype=np.float32)
     keep[ranked[:z]] = 0
     out, start = {}, 0
@@ -54,7 +55,7 @@ def test_global_matches_brute_force_and_count_is_exact(shapes, ties, sparsity):
     assert list(masks) == list(weights)
     n = sum(w.size for w in weights.values())
     zeros = sum(int((m == 0).sum()) for m in masks.values())
-    assert zeros == int(math.floor(sparsity * n + 0.5))
+    assert zeros == min(int(math.floor(sparsity * n + 0.5)), n - 1)
     for k in weights:
         assert masks[k].shape == weights[k].shape
         np.testing.assert_array_equal(masks[k], expected[k])
@@ -81,7 +82,7 @@ def test_layerwise_matches_brute_force_per_tensor(shapes, ties, sparsity):
     for k, w in weights.items():
         expected = _brute_force_global({k: w}, sparsity)[k]
         np.testing.assert_array_equal(masks[k], expected)
-        assert int((masks[k] == 0).sum()) == int(math.floor(sparsity * w.size + 0.5))
+        assert int((masks[k] == 0).sum()) == min(int(math.floor(sparsity * w.size + 0.5)), w.size - 1)
 
 
 def test_layerwise_per_key_sparsity_and_missing_keys_unpruned():
@@ -132,8 +133,8 @@ def test_masks_are_nested_across_sparsities_and_order_is_deterministic():
         prev = masks
 
 
-@pytest.mark.parametrize("s,n,expected", [(0.0, 7, 0), (0.5, 7, 4), (0.5, 6, 3), (0.9, 10, 9), (0.99, 10, 10), (0.3, 3, 1)])
-def test_num_pruned_rounds_half_up(s, n, expected):
+@pytest.mark.parametrize("s,n,expected", [(0.0, 7, 0), (0.5, 7, 4), (0.5, 6, 3), (0.9, 10, 9), (0.99, 10, 9), (0.3, 3, 1), (0.999999, 1000, 999), (0.5, 1, 0), (0.9, 0, 0)])
+def test_num_pruned_rounds_half_up_and_keeps_one(s, n, expected):
     assert num_pruned(s, n) == expected
 
 
@@ -142,3 +143,39 @@ def test_masks_from_order_validates():
         masks_from_order(np.arange(4), {"a/kernel": (4,)}, 5)
     with pytest.raises(ValueError, match="entries"):
         masks_from_order(np.arange(3), {"a/kernel": (4,)}, 1)
+
+
+@pytest.mark.parametrize("scope", ["global", "layerwise"])
+def test_sparsity_just_below_one_keeps_one_weight_per_rule(scope):
+    """``s = 0.999999`` rounds to pruning all n < 500000 weights: the largest is kept."""
+    weights = _weights(6, [(10, 10), (30,)])
+    fn = global_magnitude_masks if scope == "global" else layerwise_magnitude_masks
+    masks = fn(weights, 0.999999)
+    if scope == "global":
+        assert sum(int(m.sum()) for m in masks.values()) == 1
+        flat = np.concatenate([np.abs(w).ravel() for w in weights.values()])
+        kept = np.concatenate([m.ravel() for m in masks.values()])
+        assert flat[kept == 1][0] == flat.max()
+    else:
+        for k, w in weights.items():
+            assert int(masks[k].sum()) == 1 and np.abs(w)[masks[k] == 1][0] == np.abs(w).max()
+
+
+@pytest.mark.parametrize("scope", ["global", "layerwise"])
+@pytest.mark.parametrize("sparsity", [0.8, 0.5, 0.3])
+def test_exact_sparsity_on_a_tied_layer(scope, sparsity):
+    """SFW iterates sit at vertices: many entries share one magnitude. A threshold rule
+    (keep every |w| >= t, as tfmot's mask update does) over-keeps; ours is exact."""
+    rng = np.random.default_rng(7)
+    w = rng.choice([-0.25, 0.25], size=(20, 10)) * (rng.random((20, 10)) < 0.9)  # 2 magnitudes: 0, 0.25
+    w[0, :5] = 0.3
+    weights = {"dense/kernel": w.astype(np.float32)}
+    fn = global_magnitude_masks if scope == "global" else layerwise_magnitude_masks
+    masks = fn(weights, sparsity)
+    assert int((masks["dense/kernel"] == 0).sum()) == int(math.floor(sparsity * w.size + 0.5))
+    # every kept magnitude is >= every pruned magnitude
+    kept, pruned = np.abs(w)[masks["dense/kernel"] == 1], np.abs(w)[masks["dense/kernel"] == 0]
+    assert kept.min() >= pruned.max()
+    # the threshold rule over-keeps on these ties
+    threshold = np.sort(np.abs(w).ravel())[::-1][int(round(w.size * (1 - sparsity))) - 1]
+    assert (np.abs(w) >= threshold).sum() > w.size - int(math.floor(sparsity * w.size + 0.5))

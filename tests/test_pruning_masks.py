@@ -75,12 +75,35 @@ def test_not_a_model_raises():
         prunable_weights(keras.layers.Dense(3))
 
 
-def test_nested_model_raises():
-    inner = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))], name="inner")
-    inp = keras.Input((3,))
-    model = keras.Model(inp, inner(inp))
-    with pytest.raises(ValueError, match="nested model"):
-        prunable_weights(model)
+def nested_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    inner = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="fc")], name="inner")
+    block = keras.Sequential([inner, keras.layers.Dense(4, name="fc")], name="block")  # equal layer names
+    inp = keras.Input((6,))
+    return keras.Model(inp, keras.layers.Dense(3, name="out")(block(inp)), name="nested")
+
+
+def test_nested_models_are_pruned_with_path_keys():
+    model = nested_model()
+    weights = prunable_weights(model, include_bias=True)
+    assert list(weights) == [
+        "block/inner/fc/kernel", "block/inner/fc/bias", "block/fc/kernel", "block/fc/bias", "out/kernel", "out/bias",
+    ]
+    assert list(prunable_weights(model, layers=["block/fc"])) == ["block/fc/kernel"]
+    masks = magnitude_masks(model, 0.6)
+    n = sum(int(m.size) for m in masks.values())
+    assert sum(int((m == 0).sum()) for m in masks.values()) == int(np.floor(0.6 * n + 0.5))
+    x = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    pruned = apply_masks(model, masks)
+    assert is_pruned(pruned) and set(get_masks(pruned)) == set(masks)
+    plain = strip(pruned)
+    expected = {k: v.numpy() * masks[k] for k, v in prunable_weights(model).items()}
+    for key, variable in prunable_weights(plain).items():
+        np.testing.assert_array_equal(variable.numpy(), expected[key])
+    # the pruned copy computes the masked model; the original is untouched
+    for key, variable in prunable_weights(model).items():
+        variable.assign(expected[key])
+    np.testing.assert_allclose(plain(x).numpy(), model(x).numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("include_bias,include_batchnorm", [(False, False), (True, True)])
@@ -169,3 +192,53 @@ def test_strip_gives_independent_plain_copy_with_same_predictions():
     np.testing.assert_allclose(stripped.predict(x, verbose=0), pruned.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
     stripped.layers[1].kernel.assign(tf.ones_like(stripped.layers[1].kernel))
     assert not np.all(pruned.layers[1].layer.kernel.numpy() == 1.0)
+
+
+# --------------------------------------------------------------------------- tfmot's own schedules
+
+
+def _tied_dense_model(seed=0):
+    """A Dense kernel like an SFW iterate: magnitudes 0.25 (many tied), 0.5 and 0."""
+    rng = np.random.default_rng(seed)
+    model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(10, name="fc")])
+    kernel = rng.choice([-0.25, 0.25], size=(20, 10)) * (rng.random((20, 10)) < 0.95)
+    kernel[:3] = 0.5
+    model.get_layer("fc").kernel.assign(kernel.astype(np.float32))
+    return model
+
+
+def test_tfmot_threshold_mask_misses_the_target_on_ties_and_make_masks_exact_fixes_it():
+    import tensorflow_model_optimization as tfmot
+
+    from tf_sfw.pruning.exact_masks import ExactMasks, make_masks_exact
+
+    model = _tied_dense_model()
+    schedule = tfmot.sparsity.keras.ConstantSparsity(0.8, begin_step=0, frequency=1)
+    wrapped = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
+    wrapped.compile(keras.optimizers.SGD(0.0), "mse")
+    x, y = np.ones((4, 20), np.float32), np.zeros((4, 10), np.float32)
+    wrapped.fit(x, y, epochs=1, verbose=0, callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    tfmot_sparsity = float((get_masks(wrapped)["fc/kernel"] == 0).mean())
+    assert tfmot_sparsity < 0.8 - 0.01  # ties: every |w| >= threshold kept
+    assert make_masks_exact(wrapped) == {"fc/kernel": pytest.approx(0.8)}
+    stripped = strip(wrapped)
+    assert float((stripped.get_layer("fc").kernel.numpy() == 0).mean()) == pytest.approx(0.8)
+    # as a callback after tfmot's UpdatePruningStep
+    wrapped2 = tfmot.sparsity.keras.prune_low_magnitude(_tied_dense_model(), pruning_schedule=schedule)
+    wrapped2.compile(keras.optimizers.SGD(0.0), "mse")
+    wrapped2.fit(x, y, epochs=1, verbose=0, callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), ExactMasks()])
+    assert float((get_masks(wrapped2)["fc/kernel"] == 0).mean()) == pytest.approx(0.8)
+    # an explicit sparsity, and FixedMask wrappers left alone by default
+    assert make_masks_exact(wrapped2, 0.5) == {"fc/kernel": pytest.approx(0.5)}
+    fixed = apply_masks(_tied_dense_model(), {"fc/kernel": np.ones((20, 10))})
+    assert make_masks_exact(fixed) == {}
+
+
+@pytest.mark.parametrize("bad, match", [(1.0, "sparsity=1.0"), (-0.2, "sparsity=-0.2")])
+def test_make_masks_exact_validates(bad, match):
+    from tf_sfw.pruning.exact_masks import ExactMasks, make_masks_exact
+
+    with pytest.raises(ValueError, match=match):
+        ExactMasks(bad)
+    with pytest.raises(ValueError, match="no pruning wrappers"):
+        make_masks_exact(tiny_model())

@@ -57,8 +57,8 @@ def test_sweep_rows_match_fresh_pruning_and_restore_is_bit_exact(scope, include_
         loss, acc = evaluate_classifier(pruned, data)
         assert row["accuracy"] == pytest.approx(acc, abs=1e-9)
         assert row["loss"] == pytest.approx(loss, rel=1e-5)
-        if scope == "global":
-            assert row["achieved_sparsity"] * n == pytest.approx(math.floor(s * n + 0.5))
+        zeros = sum(int((v.numpy() == 0).sum()) for v in prunable_weights(pruned, include_bias, include_batchnorm).values())
+        assert row["achieved_sparsity"] * n == pytest.approx(zeros)
         assert row["nonzero"] <= n - round(row["achieved_sparsity"] * n)
         assert row["nonzero_total"] == sum(int(np.count_nonzero(w)) for w in pruned.get_weights())
 
@@ -137,3 +137,17 @@ def test_csv_roundtrip_and_plot(tmp_path):
     png = tmp_path / "plot.png"
     plot_sweep({"a": rows}, str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_achieved_sparsity_counts_weights_that_were_already_zero():
+    model = tiny_model()
+    kernel = model.get_layer("head").kernel
+    already = np.zeros(kernel.shape, bool)
+    already[:, 0] = True  # a whole column of the head's kernel is already zero
+    kernel.assign(np.where(already, 0.0, kernel.numpy()))
+    n = sum(int(v.shape.num_elements()) for v in prunable_weights(model).values())
+    rows = sweep(model, tiny_data(), [0.0, 0.1], batch_size=16)
+    assert rows[0]["achieved_sparsity"] == pytest.approx(already.sum() / n)
+    # at 10% the smallest magnitudes, which include the zeros, are pruned: max(zeros, target)
+    assert rows[1]["achieved_sparsity"] == pytest.approx(max(already.sum(), math.floor(0.1 * n + 0.5)) / n)
+    assert rows[1]["nonzero"] == n - round(rows[1]["achieved_sparsity"] * n)

@@ -1,4 +1,4 @@
-"""Tests for tf_sfw.schedules: step decay and the paper's loss-average rule (SPEC §3)."""
+"""Tests for tf_sfw.schedules: step decay (absolute and relative milestones) and the loss-average rule."""
 
 import json
 
@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from tf_sfw._keras import keras
-from tf_sfw.schedules import LossAverageSchedule, StepDecay, get_learning_rate, set_learning_rate
+from tf_sfw.schedules import (
+    LossAverageSchedule,
+    StepDecay,
+    combine_partial_mean,
+    get_learning_rate,
+    relative_milestones,
+    set_learning_rate,
+)
 
 
 def _model(lr=1.0):
@@ -190,3 +197,52 @@ def test_schedule_learning_rate_rejected():
         _drive([StepDecay(milestones=(2,))], [1.0, 1.0], model)
     with pytest.raises(ValueError, match="learning_rate=-1"):
         set_learning_rate(_model().optimizer, -1.0)
+
+
+@pytest.mark.parametrize(
+    "fractions,epochs,expected",
+    [
+        ((1 / 3, 2 / 3), 180, (61, 121)),  # the paper's milestones
+        ((1 / 3, 2 / 3), 9, (4, 7)),
+        ((1 / 3, 2 / 3), 3, (2, 3)),
+        ((0.5,), 1, ()),  # a one-epoch run has no epoch to decay at
+        ((0.1, 0.2), 4, (2,)),  # round(0.4) + 1 = 1 is dropped, round(0.8) + 1 = 2 kept
+        ((0.5, 0.99), 10, (6,)),  # round(9.9) + 1 = 11 is after the run
+    ],
+)
+def test_relative_milestones(fractions, epochs, expected):
+    assert relative_milestones(fractions, epochs) == expected
+
+
+def test_step_decay_relative_milestones_in_fit():
+    """milestones_frac is resolved from the run length: 1/3, 2/3 of 6 epochs decay at epochs 3 and 5."""
+    model = _model(1.0)
+    used = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            used.append(get_learning_rate(self.model.optimizer))
+
+    x = np.zeros((4, 2), "float32")
+    model.fit(x, x[:, :1], epochs=6, verbose=0, callbacks=[StepDecay(milestones_frac=(1 / 3, 2 / 3), factor=0.5), Record()])
+    np.testing.assert_allclose(used, [1, 1, 0.5, 0.5, 0.25, 0.25], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"milestones_frac": (0.0, 0.5)}, "milestones_frac"),
+        ({"milestones_frac": (0.5, 1.0)}, "milestones_frac"),
+        ({"milestones_frac": (0.6, 0.3)}, "increasing"),
+        ({"milestones_frac": (0.5,), "milestones": (3,)}, "either"),
+    ],
+)
+def test_relative_milestones_invalid(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        StepDecay(**kwargs)
+
+
+@pytest.mark.parametrize("a_sum,a_count,mean,count", [(6.0, 3, 4.0, 1), (0.0, 0, 2.5, 4), (10.0, 4, 0.0, 0)])
+def test_combine_partial_mean(a_sum, a_count, mean, count):
+    values = [a_sum / a_count] * a_count + [mean] * count if a_count else [mean] * count
+    assert combine_partial_mean(a_sum, a_count, mean, count) == pytest.approx(np.mean(values))

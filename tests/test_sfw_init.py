@@ -313,4 +313,5 @@ def test_cli_train_with_sfw_init(tmp_path, capsys):
     assert np.isfinite(metrics["test_loss"])
     sgd = [a if a != str(out) else str(tmp_path / "sgd") for a in argv] + ["--optimizer", "sgd"]
     assert main(sgd) == 2
-    assert "--sfw-init needs --optimizer sfw" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--sfw-init" in err and "needs --optimizer sfw" in err

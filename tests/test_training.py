@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from tf_sfw._keras import keras
-from tf_sfw.training import StopAfterSteps, TrainConfig, build_constraints, count_params, read_backup_step, train
+from tf_sfw.training import (
+    StopAfterSteps,
+    TrainConfig,
+    build_constraints,
+    build_optimizer,
+    build_schedules,
+    count_params,
+    read_backup_step,
+    train,
+)
 
 
 def _arrays(n=512, seed=0):
@@ -77,6 +86,10 @@ def test_killed_run_resumes_bit_exactly(tmp_path, reference, backup_every, kill_
     assert metrics["test_accuracy"] == ref_metrics["test_accuracy"]
     assert metrics["final_learning_rate"] == pytest.approx(0.1)  # milestone 2 applied exactly once
     assert not (tmp_path / "backup").exists()
+    # the history holds every epoch, the interrupted one averaged over all of its steps
+    assert set(metrics["history"]) == set(ref_metrics["history"])
+    for key, values in ref_metrics["history"].items():
+        assert metrics["history"][key] == pytest.approx(values, rel=1e-6), key
 
 
 def test_outputs(reference):
@@ -173,6 +186,12 @@ def test_config_round_trip():
         ({"unconstrained": ("(",)}, "unconstrained"),
         ({"schedule": "cosine"}, "schedule"),
         ({"backup_every": 0}, "backup_every"),
+        ({"milestones": (1, 3)}, "milestones"),
+        ({"milestones_frac": (0.5, 1.5)}, "milestones_frac"),
+        ({"decay_factor": 0}, "decay_factor"),
+        ({"divergence_factor": 0.5}, "divergence_factor"),
+        ({"sfw_init": True, "optimizer": "sgd"}, "sfw_init"),
+        ({"sfw_init_iterations": 0}, "sfw_init_iterations"),
     ],
 )
 def test_config_validation(kwargs, match):
@@ -183,3 +202,76 @@ def test_config_validation(kwargs, match):
 def test_stop_after_steps_validates():
     with pytest.raises(ValueError, match="steps"):
         StopAfterSteps(0)
+
+
+def test_default_milestones_are_relative():
+    """Default step decay: 1/3 and 2/3 of the run (the paper's epochs 61 and 121 of 180)."""
+    from tf_sfw.schedules import StepDecay, relative_milestones
+
+    config = TrainConfig()
+    assert config.milestones is None and relative_milestones(config.milestones_frac, config.epochs) == (61, 121)
+    decay = [cb for cb in build_schedules(config) if isinstance(cb, StepDecay)]
+    assert len(decay) == 1 and decay[0].milestones_frac == config.milestones_frac
+    absolute = [cb for cb in build_schedules(_config(milestones=(3, 5))) if isinstance(cb, StepDecay)]
+    assert absolute[0].milestones == (3, 5) and absolute[0].milestones_frac is None
+    assert not [cb for cb in build_schedules(_config(milestones=())) if isinstance(cb, StepDecay)]
+
+
+@pytest.mark.parametrize(
+    "options,kind,lr",
+    [({"optimizer": "sgd", "learning_rate": 0.05}, "SGD", 0.05), ({"optimizer": "sfw", "momentum": 0.5}, "SFW", 1.0)],
+)
+def test_build_optimizer_from_options(options, kind, lr):
+    """The one builder of optimizers takes a TrainConfig or a dict of some of its fields."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    optimizer = build_optimizer(model, options)
+    assert type(optimizer).__name__ == kind
+    assert float(optimizer.learning_rate.numpy()) == pytest.approx(lr)
+    if kind == "SFW":
+        assert float(optimizer.momentum) == pytest.approx(0.5)
+        assert len(dict(optimizer.constraints.items())) == 2
+    with pytest.raises(ValueError, match="Unknown TrainConfig keys"):
+        build_optimizer(model, {"lr": 1.0})
+
+
+def test_sfw_init_configured_by_the_config(tmp_path):
+    """sfw_init=True runs SFW-Init before training (the initial weights are rescaled)."""
+    seen = {}
+
+    class FirstStepWeights(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if "w" not in seen:
+                seen["w"] = [w.numpy() for w in self.model.trainable_weights]
+
+    plain = _config(epochs=1, schedule="constant")
+    _, _ = train(plain, tmp_path / "a", arrays=ARRAYS, extra_callbacks=[FirstStepWeights()], save_model=False)
+    before = seen.pop("w")
+    model, metrics = train(plain.replace(sfw_init=True, sfw_init_iterations=2), tmp_path / "b", arrays=ARRAYS,
+                           extra_callbacks=[FirstStepWeights()], save_model=False)
+    after = seen.pop("w")
+    assert metrics["config"]["sfw_init"] is True
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+@pytest.mark.parametrize(
+    "constraint,cls",
+    [("group_k_sparse", "GroupKSparsePolytope"), ("group_k_support", "GroupKSupportNormBall"), ("nm", "NMSparsePolytope")],
+)
+def test_build_structured_constraints(constraint, cls):
+    """--constraint group_k_sparse|group_k_support|nm reach the structured sets (N:M from nm_n/nm_m)."""
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="d")])
+    built = build_constraints(model, {"constraint": constraint, "nm_n": 1, "nm_m": 4, "k": 1, "k_frac": 0.5})
+    kernel = built.constraints["d/kernel"]
+    assert type(kernel).__name__ == cls
+    if constraint == "nm":
+        assert (kernel.n, kernel.m) == (1, 4)
+
+
+def test_unconstrained_learning_rate_reaches_sfw():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    optimizer = build_optimizer(model, {"unconstrained_learning_rate": 0.003, "unconstrained": ("bias",)})
+    assert optimizer.get_config()["unconstrained_learning_rate"] == pytest.approx(0.003)
+    with pytest.raises(ValueError, match=r"`nm_n` must be an integer in \[1, 4\]\. Received: nm_n=5"):
+        TrainConfig(nm_n=5, nm_m=4)
+    with pytest.raises(ValueError, match=r"`unconstrained_learning_rate` must be a finite number >= 0"):
+        TrainConfig(unconstrained_learning_rate=-1.0)

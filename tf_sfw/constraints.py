@@ -14,20 +14,22 @@ Size of a set (``mode`` / ``value``):
   into a ``"radius"`` constraint per variable.
 
 A whole model gets its constraints from `constraints_for_model(model, default, overrides)`:
-one default set, overridden per variable by regular expressions on the variable name
-(e.g. ``{"batch_normalization": Unconstrained()}``). The result, `VariableConstraints`,
-is what `tf_sfw.SFW` takes.
+one default set, overridden per variable by regular expressions on the variable name or
+path, or by layer class (e.g. ``{keras.layers.BatchNormalization: Unconstrained()}``). The
+result, `VariableConstraints`, holds one constraint per variable (keyed by its path in the
+layer hierarchy, matched by identity) and is what `tf_sfw.SFW` takes.
 """
 
 import math
 import re
-import warnings
 
-import numpy as np
 import tensorflow as tf
 
+from tf_sfw import init_norms as init_norms_lib
 from tf_sfw import lmo as lmo_lib
+from tf_sfw import set_sizes
 from tf_sfw._keras import keras
+from tf_sfw.variables import short_name
 
 __all__ = [
     "MODES",
@@ -37,47 +39,23 @@ __all__ = [
     "LpBall",
     "Unconstrained",
     "VariableConstraints",
+    "check_constraints",
     "constraints_for_model",
+    "constraints_per_variable",
     "expected_init_norm",
+    "expected_init_norms",
     "make_feasible",
     "serialize",
     "deserialize",
 ]
 
-MODES = ("radius", "diameter", "initialization")
+MODES = set_sizes.MODES
 
 _register = keras.saving.register_keras_serializable(package="tf_sfw")
 
 
-def _check_mode_value(mode, value):
-    if mode not in MODES:
-        raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
-    name = {"radius": "radius", "diameter": "diameter", "initialization": "tau"}[mode]
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(
-            f"`value` (the {name} for mode={mode!r}) must be a finite number > 0. "
-            f"Received: value={value!r}"
-        )
-    return float(value)
-
-
-def _check_k(k, k_frac):
-    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0):
-        raise ValueError(f"`k` must be a positive integer or None. Received: k={k!r}")
-    if k_frac is not None and (
-        isinstance(k_frac, bool)
-        or not isinstance(k_frac, (int, float))
-        or not 0 < k_frac <= 1
-    ):
-        raise ValueError(f"`k_frac` must be in (0, 1]. Received: k_frac={k_frac!r}")
-    if k is None and k_frac is None:
-        raise ValueError("At least one of `k` and `k_frac` must be given. Received: k=None, k_frac=None")
-    return (None if k is None else int(k)), (None if k_frac is None else float(k_frac))
+_check_mode_value = set_sizes.check_mode_value  # shared with tf_sfw.keras3
+_check_k = set_sizes.check_k
 
 
 def _num_elements(x):
@@ -89,8 +67,7 @@ def _num_elements(x):
 
 def _radial_rescale(x, radius, size):
     """``x * min(1, radius / size)`` (``x`` unchanged when ``size`` is 0)."""
-    ratio = tf.math.divide_no_nan(tf.constant(radius, dtype=x.dtype), tf.cast(size, x.dtype))
-    return x * tf.where(size > 0, tf.minimum(tf.ones([], x.dtype), ratio), tf.ones([], x.dtype))
+    return lmo_lib.radial_rescale(x, radius, size)
 
 
 class Constraint:
@@ -119,8 +96,7 @@ class Constraint:
         """This constraint with mode "initialization" turned into mode "radius"."""
         if getattr(self, "mode", None) != "initialization":
             return self
-        norm = float(init_norm) if init_norm and init_norm > 0 else 1.0
-        diameter = 2.0 * self.value * norm
+        diameter = set_sizes.initialization_diameter(self.value, init_norm)
         config = self.get_config()
         config.update(mode="radius", value=self._radius_from_diameter(diameter, n))
         return type(self)(**config)
@@ -170,13 +146,7 @@ class _TopKSet(Constraint):
         clamped to at least 1 (a tiny variable with :math:`\lfloor k_{frac} n\rfloor = 0`
         gets K = 1, where the reference code would produce the empty set K = 0).
         """
-        if self.k_frac is None:
-            k = self.k
-        else:
-            k = math.floor(self.k_frac * n)
-            if self.k is not None:
-                k = max(self.k, k)
-        return max(1, min(k, n))
+        return set_sizes.k_for(self.k, self.k_frac, n)
 
     def get_config(self):
         return {"k": self.k, "k_frac": self.k_frac, "mode": self.mode, "value": self.value}
@@ -207,10 +177,10 @@ class KSparsePolytope(_TopKSet):
         return self._radius_from_mode(n)
 
     def _radius_from_diameter(self, diameter, n):
-        return diameter / (2.0 * math.sqrt(self.k_for(n)))
+        return set_sizes.k_sparse_radius(diameter, self.k_for(n))
 
     def l2_diameter(self, n):
-        return 2.0 * self.radius(n) * math.sqrt(self.k_for(n))
+        return set_sizes.k_sparse_l2_diameter(self.radius(n), self.k_for(n))
 
     def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
         n = _num_elements(gradient)
@@ -224,9 +194,7 @@ class KSparsePolytope(_TopKSet):
         """
         n = _num_elements(x)
         k, r = self.k_for(n), self.radius(n)
-        magnitudes = tf.abs(x)
-        size = tf.maximum(tf.reduce_max(magnitudes), tf.reduce_sum(magnitudes) / k)
-        return _radial_rescale(x, r, size)
+        return _radial_rescale(x, r, lmo_lib.k_sparse_gauge(x, k))
 
 
 @_register
@@ -262,9 +230,7 @@ class KSupportNormBall(_TopKSet):
         """
         n = _num_elements(x)
         k, r = self.k_for(n), self.radius(n)
-        l1 = tf.reduce_sum(tf.abs(x))
-        bound = tf.minimum(l1, 2.0 * tf.maximum(tf.norm(x), l1 / math.sqrt(k)))
-        return _radial_rescale(x, r, bound)
+        return _radial_rescale(x, r, lmo_lib.k_support_norm_bound(x, k))
 
 
 @_register
@@ -304,9 +270,7 @@ class LpBall(Constraint):
     def shift_inside(self, x):
         r"""Radial rescale :math:`x \cdot \min(1, r/\|x\|_p)` (the identity on feasible points)."""
         r = self.radius(_num_elements(x))
-        flat = tf.reshape(x, [-1])
-        norm = tf.norm(flat, ord=np.inf if math.isinf(self.p) else self.p)
-        return _radial_rescale(x, r, norm)
+        return _radial_rescale(x, r, lmo_lib.lp_norm(x, self.p))
 
     def get_config(self):
         return {"p": "inf" if math.isinf(self.p) else self.p, "mode": self.mode, "value": self.value}
@@ -349,54 +313,147 @@ def deserialize(config):
     return keras.saving.deserialize_keras_object(config)
 
 
+_short_name = short_name  # the one definition: tf_sfw.variables.short_name
+
+
 @_register
 class VariableConstraints:
-    """A constraint for each variable of a model, by variable name.
+    """A constraint for each trainable variable of a model.
 
-    Usually built by `constraints_for_model`. Every constraint in it is resolved (no mode
-    "initialization"), so it carries everything `tf_sfw.SFW` needs to save and reload.
+    Usually built by `constraints_for_model`, which keys every variable by a unique path
+    built from the layer hierarchy (``"outer/inner/fc/kernel"``; ``"fc/kernel"`` in a flat
+    model) and also remembers the variable objects themselves. Every constraint in it is
+    resolved (no mode "initialization"), so it carries everything `tf_sfw.SFW` needs to
+    save and reload.
+
+    Variables are matched to their constraint (`for_variable`, `for_variables`):
+
+    1. by identity, for the variables `constraints_for_model` was called on;
+    2. otherwise (e.g. after the optimizer was reloaded from its config) by
+       ``variable.name`` when exactly one entry has that name;
+    3. otherwise, for a whole list of variables (`for_variables`, what `tf_sfw.SFW` uses),
+       by position when the list has one variable per entry, in order, with the same
+       short names (``kernel``, ``bias``, ...) and shapes -- which is the case for a model
+       reloaded from ``.keras`` whose variables have lost their scopes (tfmot's wrappers
+       name every kernel ``kernel:0``).
+
+    Anything else is refused with an error: two variables are never silently given the
+    same entry because their names are equal.
 
     Args:
-        constraints: dict ``{variable name: Constraint or its serialized dict}``.
+        constraints: dict ``{key: Constraint or its serialized dict}``, keys unique (paths
+            from `constraints_for_model`, or variable names).
+        names: Optional list with the ``variable.name`` of each entry, in order (default:
+            the keys).
+        shapes: Optional list with the shape of each entry's variable, in order.
     """
 
-    def __init__(self, constraints):
+    def __init__(self, constraints, names=None, shapes=None):
         if not isinstance(constraints, dict) or not constraints:
             raise ValueError(
-                "`constraints` must be a non-empty dict {variable name: Constraint}. "
+                "`constraints` must be a non-empty dict {variable path: Constraint}. "
                 f"Received: constraints={constraints!r}"
             )
         resolved = {}
-        for name, constraint in constraints.items():
+        for key, constraint in constraints.items():
             constraint = deserialize(constraint)
             if not isinstance(constraint, Constraint):
                 raise ValueError(
-                    f"`constraints[{name!r}]` must be a Constraint. Received: {constraint!r}"
+                    f"`constraints[{key!r}]` must be a Constraint. Received: {constraint!r}"
                 )
             if getattr(constraint, "mode", None) == "initialization":
                 raise ValueError(
-                    f"`constraints[{name!r}]` has mode='initialization' and must be resolved "
+                    f"`constraints[{key!r}]` has mode='initialization' and must be resolved "
                     "first: build VariableConstraints with `constraints_for_model`."
                 )
-            resolved[str(name)] = constraint
+            resolved[str(key)] = constraint
         self.constraints = resolved
+        keys = list(resolved)
+        if names is None:
+            names = keys
+        if not isinstance(names, (list, tuple)) or len(names) != len(keys):
+            raise ValueError(
+                f"`names` must be a list with one variable name per constraint ({len(keys)}). "
+                f"Received: names={names!r}"
+            )
+        if shapes is not None and (not isinstance(shapes, (list, tuple)) or len(shapes) != len(keys)):
+            raise ValueError(
+                f"`shapes` must be a list with one shape per constraint ({len(keys)}). "
+                f"Received: shapes={shapes!r}"
+            )
+        self.names = [str(n) for n in names]
+        self.shapes = None if shapes is None else [[int(d) for d in shape] for shape in shapes]
+        self._by_ref = {}  # variable.ref() -> key; set by `constraints_for_model`, not serialized
+
+    def _bind(self, variables):
+        """Remembers ``variables`` (one per entry, in order) by identity."""
+        self._by_ref = {v.ref(): key for v, key in zip(variables, self.constraints)}
+        return self
+
+    def _key_by_name(self, variable):
+        matches = [key for key, name in zip(self.constraints, self.names) if name == variable.name]
+        return matches[0] if len(matches) == 1 else matches
+
+    def _unknown(self, variable, matches):
+        if matches:
+            return ValueError(
+                f"Variable name {variable.name!r} matches {len(matches)} constraints ({matches}): "
+                "several variables share this name (two sub-models with a layer of the same "
+                "name, or a model reloaded from .keras). Build the constraints with "
+                "`tf_sfw.constraints_for_model(model, ...)` from the model being trained, which "
+                "keys every variable by identity."
+            )
+        return ValueError(
+            f"No constraint for variable {variable.name!r}. Known variables: "
+            f"{list(self.constraints)}. Build the constraints with "
+            "`tf_sfw.constraints_for_model(model, ...)` from the model being trained."
+        )
 
     def for_variable(self, variable):
-        """The constraint of ``variable`` (looked up by its name)."""
-        name = variable.name
-        if name not in self.constraints:
-            raise ValueError(
-                f"No constraint for variable {name!r}. Known variables: "
-                f"{sorted(self.constraints)}. Build the constraints with "
-                "`tf_sfw.constraints_for_model(model, ...)` from the model being trained."
-            )
-        return self.constraints[name]
+        """The constraint of ``variable``: by identity, else by its (unique) name."""
+        key = self._by_ref.get(variable.ref())
+        if key is None:
+            key = self._key_by_name(variable)
+            if isinstance(key, list):
+                raise self._unknown(variable, key)
+        return self.constraints[key]
+
+    def _matches_in_order(self, variables):
+        if len(variables) != len(self.constraints):
+            return False
+        for i, variable in enumerate(variables):
+            if _short_name(variable.name) != _short_name(self.names[i]):
+                return False
+            if self.shapes is not None and list(variable.shape) != self.shapes[i]:
+                return False
+        return True
+
+    def for_variables(self, variables):
+        """The constraints of a list of variables, in order (see the class docstring)."""
+        variables = list(variables)
+        result = []
+        in_order = None
+        for i, variable in enumerate(variables):
+            key = self._by_ref.get(variable.ref())
+            if key is None:
+                key = self._key_by_name(variable)
+            if isinstance(key, list):
+                if in_order is None:
+                    in_order = self._matches_in_order(variables)
+                if not in_order:
+                    raise self._unknown(variable, key)
+                key = list(self.constraints)[i]
+            result.append(self.constraints[key])
+        return result
 
     def items(self):
         return self.constraints.items()
 
     def get_config(self):
-        return {"constraints": {name: serialize(c) for name, c in self.constraints.items()}}
+        config = {"constraints": {key: serialize(c) for key, c in self.constraints.items()}, "names": list(self.names)}
+        if self.shapes is not None:
+            config["shapes"] = [list(shape) for shape in self.shapes]
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -412,56 +469,9 @@ class VariableConstraints:
 # --------------------------------------------------------------------------------------
 # Expected norm of a variable under its initializer.
 
-# Variance of N(0, 1) truncated to [-2, 2] (what Keras' truncated normals sample).
-_TRUNCATED_NORMAL_VARIANCE = 1.0 - 4.0 * math.exp(-2.0) / math.sqrt(2.0 * math.pi) / math.erf(
-    2.0 / math.sqrt(2.0)
-)
-
-
-def _fans(shape):
-    """fan_in, fan_out as Keras' VarianceScaling computes them."""
-    if len(shape) < 1:
-        return 1, 1
-    if len(shape) == 1:
-        return shape[0], shape[0]
-    if len(shape) == 2:
-        return shape[0], shape[1]
-    receptive = int(np.prod(shape[:-2]))
-    return shape[-2] * receptive, shape[-1] * receptive
-
-
 def _mean_square(initializer, shape):
-    """E[x^2] of one entry under ``initializer``, or None when unknown."""
-    init = keras.initializers.get(initializer)
-    if not isinstance(init, keras.initializers.Initializer):
-        return None
-    cfg = init.get_config()
-    if isinstance(init, keras.initializers.VarianceScaling):
-        fan_in, fan_out = _fans(shape)
-        # Glorot/He/LeCun subclasses do not put scale/mode in their config: read attributes.
-        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[init.mode]
-        # Keras scales every distribution ("uniform", "truncated_normal",
-        # "untruncated_normal") to variance scale / fan.
-        return init.scale / max(1.0, fan)
-    if isinstance(init, keras.initializers.Zeros):
-        return 0.0
-    if isinstance(init, keras.initializers.Ones):
-        return 1.0
-    if isinstance(init, keras.initializers.Constant):
-        value = np.asarray(cfg["value"], dtype=np.float64)
-        return float(np.mean(value**2)) if value.size else 0.0
-    if isinstance(init, keras.initializers.TruncatedNormal):
-        return cfg["mean"] ** 2 + cfg["stddev"] ** 2 * _TRUNCATED_NORMAL_VARIANCE
-    if isinstance(init, keras.initializers.RandomNormal):
-        return cfg["mean"] ** 2 + cfg["stddev"] ** 2
-    if isinstance(init, keras.initializers.RandomUniform):
-        a, b = cfg["minval"], cfg["maxval"]
-        return (a * a + a * b + b * b) / 3.0
-    if isinstance(init, (keras.initializers.Orthogonal, keras.initializers.Identity)):
-        rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-        cols = shape[-1] if shape else 1
-        return cfg["gain"] ** 2 * min(rows, cols) / max(1, rows * cols)
-    return None
+    """E[x^2] of one entry under ``initializer``, or None when unknown (`tf_sfw.init_norms`)."""
+    return init_norms_lib.mean_square(initializer, shape, keras)
 
 
 def expected_init_norm(initializer, shape, num_samples=100):
@@ -475,70 +485,166 @@ def expected_init_norm(initializer, shape, num_samples=100):
     and the two differ by less than :math:`1/(4n)`). For any other initializer the mean
     norm of ``num_samples`` draws is used (the reference code's method), with a warning.
     """
-    shape = tuple(int(d) for d in shape)
-    n = int(np.prod(shape)) if shape else 1
-    mean_square = _mean_square(initializer, shape)
-    if mean_square is not None:
-        return math.sqrt(n * mean_square)
-    init = keras.initializers.get(initializer)
-    warnings.warn(
-        f"No closed form for the expected norm under {type(init).__name__}; "
-        f"estimating it from {num_samples} samples.",
-        stacklevel=2,
+    return init_norms_lib.expected_norm(
+        initializer, shape, keras, lambda draw: float(tf.norm(draw)), num_samples=num_samples
     )
-    config = init.get_config() if hasattr(init, "get_config") else {}
-    if "seed" in config:  # an unseeded Keras initializer repeats its values: vary the seed
-        draws = [type(init).from_config({**config, "seed": i})(shape) for i in range(num_samples)]
-    else:
-        draws = [init(shape) for _ in range(num_samples)]
-    norms = [float(tf.norm(draw)) for draw in draws]
-    return float(np.mean(norms))
 
 
-def _iter_layers(layers):
-    """All layers, nested models' layers included; a wrapper's inner layer (e.g. tfmot's
-    pruning wrapper) comes before the wrapper, so that variables are attributed to it."""
-    for layer in layers:
-        if isinstance(layer, keras.layers.Wrapper):
-            yield from _iter_layers([layer.layer])
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _iter_layers(layer.layers)
+def _sublayers(layer):
+    """The layers directly below ``layer`` (sub-models' layers, a wrapper's inner layer,
+    an RNN's cell, ...), as Keras tracks them."""
+    if hasattr(layer, "_flatten_layers"):
+        return list(layer._flatten_layers(include_self=False, recursive=False))
+    return list(getattr(layer, "layers", []))
 
 
-def _variable_owners(model):
-    """{variable name: (owning layer, initializer or None)}; the initializer is the layer's
-    ``<weight>_initializer`` attribute."""
-    result = {}
-    for layer in _iter_layers(model.layers):
-        for weight in layer.trainable_weights:
-            short = weight.name.split("/")[-1].split(":")[0]
-            result.setdefault(weight.name, (layer, getattr(layer, f"{short}_initializer", None)))
-    return result
+def _iter_layers(model):
+    """``(layer, path, depth)`` for ``model`` and every layer below it, parents first.
+
+    ``path`` joins the layer names below ``model`` with "/" (``""`` for ``model`` itself),
+    e.g. ``"encoder/block1/fc"`` for a layer ``fc`` of a sub-model ``block1`` of a sub-model
+    ``encoder``.
+    """
+    stack = [(model, "", 0)]
+    while stack:
+        layer, path, depth = stack.pop()
+        yield layer, path, depth
+        children = [(child, f"{path}/{child.name}" if path else child.name, depth + 1) for child in _sublayers(layer)]
+        stack.extend(reversed(children))
+
+
+def _own_trainable_weights(layer):
+    """The trainable weights ``layer`` created itself (not those of its sub-layers)."""
+    own = getattr(layer, "_trainable_weights", None)
+    return list(own) if own is not None else list(layer.trainable_weights)
+
+
+def _attribute_of(layer, variable):
+    """Name of the attribute of ``layer`` holding ``variable`` (else the variable's short name)."""
+    for attribute, value in vars(layer).items():
+        if isinstance(value, tf.Variable) and value is variable:
+            return attribute.lstrip("_")
+    return _short_name(variable.name)
+
+
+def _initializer_attribute(layer, attribute):
+    return init_norms_lib.initializer_attribute(layer, attribute, keras)
+
+
+class _VariableInfo:
+    """A trainable variable of a model with its unique path, owning layer and attribute."""
+
+    __slots__ = ("variable", "path", "layer", "attribute")
+
+    def __init__(self, variable, path, layer, attribute):
+        self.variable, self.path, self.layer, self.attribute = variable, path, layer, attribute
+
+    def initializer(self):
+        """The layer's initializer of this variable, or None."""
+        if self.layer is None:
+            return None
+        return getattr(self.layer, _initializer_attribute(self.layer, self.attribute), None)
+
+    def expected_norm(self):
+        r""":math:`\mathbb{E}\|\theta_{init}\|_2` under the variable's own initializer, or None."""
+        layer, shape = self.layer, tuple(int(d) for d in self.variable.shape)
+        lstm_cell = getattr(keras.layers, "LSTMCell", ())
+        if (
+            isinstance(layer, lstm_cell)
+            and self.attribute == "bias"
+            and getattr(layer, "unit_forget_bias", False)
+            and len(shape) == 1
+        ):
+            # LSTM bias = [b_i, 1 (forget gate), b_c, b_o], each of `units` entries.
+            units = shape[0] // 4
+            rest = _mean_square(layer.bias_initializer, (units,))
+            if rest is not None:
+                return math.sqrt(units * (1.0 + 3.0 * rest))
+        initializer = self.initializer()
+        if initializer is None:
+            return None
+        return expected_init_norm(initializer, shape)
+
+
+def _variable_table(model):
+    """`_VariableInfo` of every trainable variable of ``model``, in
+    ``model.trainable_variables`` order.
+
+    Each variable is attributed to the innermost layer that created it (a sub-model's
+    layer rather than the sub-model, the inner layer of a wrapper such as tfmot's pruning
+    wrapper rather than the wrapper, an RNN's cell rather than the RNN). Its path is that
+    layer's path below ``model`` and the variable's short name (``"encoder/fc/kernel"``),
+    made unique with a ``#i`` suffix should two ever coincide.
+    """
+    owners = {}  # variable.ref() -> (depth, layer, path)
+    layers = list(_iter_layers(model))
+    for layer, path, depth in layers:
+        for weight in _own_trainable_weights(layer):
+            known = owners.get(weight.ref())
+            if known is None or depth > known[0]:
+                owners[weight.ref()] = (depth, layer, path)
+    table, seen = [], set()
+    for variable in model.trainable_variables:
+        owner = owners.get(variable.ref())
+        if owner is None:  # a variable tracked in an unusual way: the deepest layer listing it
+            listing = [(d, l, p) for l, p, d in layers if any(w is variable for w in l.trainable_weights)]
+            owner = max(listing, key=lambda item: item[0]) if listing else (0, None, "")
+        _, layer, layer_path = owner
+        short = _short_name(variable.name)
+        path = f"{layer_path}/{short}" if layer_path else short
+        unique, i = path, 1
+        while unique in seen:
+            unique, i = f"{path}#{i}", i + 1
+        seen.add(unique)
+        attribute = _attribute_of(layer, variable) if layer is not None else short
+        table.append(_VariableInfo(variable, unique, layer, attribute))
+    return table
+
+
+def _check_model(model):
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            "`model` must be a tf_keras Model (functional, Sequential or subclassed). "
+            f"Received: model={model!r:.200} of type {type(model).__name__}"
+        )
+    if not model.built or not model.trainable_variables:
+        raise ValueError(f"`model` must be built and have trainable variables. Received: model={model.name!r}")
 
 
 def constraints_for_model(model, default, overrides=None, init_norms=None):
     """Give every trainable variable of ``model`` a constraint.
 
+    Every variable gets its own entry, keyed by its path in the layer hierarchy (e.g.
+    ``"encoder/fc/kernel"``; ``"fc/kernel"`` in a flat model), even where variable names
+    coincide (two sub-models with a layer ``fc``; tfmot-wrapped models reloaded from
+    ``.keras``, whose kernels are all named ``kernel:0``).
+
     Args:
-        model: A built Keras model (functional or Sequential), the one to be trained.
+        model: A built Keras model (functional, Sequential or subclassed, possibly with
+            nested sub-models or wrapped layers), the one to be trained.
         default: The `Constraint` of every variable not matched by ``overrides``.
-        overrides: Optional dict ``{key: Constraint}``; a key is a regular expression on
-            the variable name (``re.search``) or a layer class (matches the variables of
-            layers of that class). The first matching key wins, e.g.
-            ``{keras.layers.BatchNormalization: Unconstrained(), "/bias:": Unconstrained()}``.
-        init_norms: Optional dict ``{variable name: expected initial norm}`` for variables
-            whose initializer is not known to their layer (custom layers).
+        overrides: Optional dict ``{key: Constraint}``; a key is a regular expression
+            searched (``re.search``) in the variable name and in its path, or a layer class
+            (matches the variables owned by layers of that class). The first matching key
+            wins, e.g. ``{keras.layers.BatchNormalization: Unconstrained(), "/bias": Unconstrained()}``.
+        init_norms: Optional dict ``{variable path or name: expected initial norm}`` for
+            variables whose initializer is not known to their layer (custom layers).
 
     Returns:
         `VariableConstraints` with every mode "initialization" constraint resolved with the
         expected norm of the variable under its own layer's initializer (a zero expected norm,
-        e.g. zero-initialised biases, uses 1.0).
+        e.g. zero-initialised biases, uses 1.0). The initializer of ``layer.<weight>`` is
+        ``layer.<weight>_initializer``, except for depthwise kernels
+        (``depthwise_initializer``), separable convolutions' pointwise kernels
+        (``pointwise_initializer``) and recurrent kernels of SimpleRNN/GRU/LSTM cells
+        (``recurrent_initializer``); an LSTM bias with ``unit_forget_bias`` counts its ones.
 
     Raises:
-        ValueError: on an unbuilt model, invalid arguments, or a variable needing an
-            initializer that cannot be found.
+        ValueError: on a non-model or unbuilt model, invalid arguments, or a variable
+            needing an initializer that cannot be found (the message names the variable,
+            its layer and the attribute looked up).
     """
+    _check_model(model)
     if not isinstance(default, Constraint):
         raise ValueError(f"`default` must be a Constraint. Received: default={default!r}")
     overrides = dict(overrides or {})
@@ -555,33 +661,83 @@ def constraints_for_model(model, default, overrides=None, init_norms=None):
             compiled.append((re.compile(key), constraint))
         except re.error as err:
             raise ValueError(f"`overrides` key {key!r} is not a valid regular expression: {err}") from err
-    if not model.built or not model.trainable_variables:
-        raise ValueError(f"`model` must be built and have trainable variables. Received: model={model.name!r}")
     init_norms = dict(init_norms or {})
-    owners = _variable_owners(model)
-    result = {}
-    for variable in model.trainable_variables:
-        layer, initializer = owners.get(variable.name, (None, None))
+    result, names, shapes, variables = {}, [], [], []
+    for info in _variable_table(model):
+        variable, path, layer = info.variable, info.path, info.layer
         constraint = default
         for key, candidate in compiled:
-            if key.search(variable.name) if isinstance(key, re.Pattern) else isinstance(layer, key):
+            if isinstance(key, re.Pattern):
+                matched = key.search(variable.name) or key.search(path)
+            else:
+                matched = isinstance(layer, key)
+            if matched:
                 constraint = candidate
                 break
-        n = _num_elements(variable)
         if getattr(constraint, "mode", None) == "initialization":
-            if variable.name in init_norms:
-                norm = float(init_norms[variable.name])
-            elif initializer is not None:
-                norm = expected_init_norm(initializer, variable.shape)
-            else:
+            norm = _init_norm(info, init_norms)
+            if norm is None:
+                where = "no layer" if layer is None else f"layer {layer.name!r} ({type(layer).__name__})"
+                looked = "" if layer is None else f" (looked up `{_initializer_attribute(layer, info.attribute)}`)"
                 raise ValueError(
-                    f"Cannot find the initializer of variable {variable.name!r} for "
-                    "mode='initialization'. Pass its expected norm in `init_norms`, or give it "
-                    "a constraint with mode='radius' or 'diameter' in `overrides`."
+                    f"Cannot find the initializer of variable {path!r} ({variable.name!r}) of {where}"
+                    f"{looked} for mode='initialization'. Pass its expected norm in "
+                    f"`init_norms={{{path!r}: ...}}`, or give it a constraint with mode='radius' or "
+                    "'diameter' in `overrides`."
                 )
-            constraint = constraint.resolve(n, norm)
-        result[variable.name] = constraint
-    return VariableConstraints(result)
+            constraint = constraint.resolve(_num_elements(variable), norm)
+        result[path] = constraint
+        names.append(variable.name)
+        shapes.append([int(d) for d in variable.shape])
+        variables.append(variable)
+    return VariableConstraints(result, names=names, shapes=shapes)._bind(variables)
+
+
+def _init_norm(info, init_norms):
+    """The expected initial norm of ``info``'s variable: from ``init_norms`` (by path, then
+    by variable name), else under its own initializer (None when unknown)."""
+    if info.path in init_norms:
+        return float(init_norms[info.path])
+    if info.variable.name in init_norms:
+        return float(init_norms[info.variable.name])
+    return info.expected_norm()
+
+
+def expected_init_norms(model, init_norms=None):
+    r""":math:`\mathbb{E}\|\theta_{init}\|_2` of every trainable variable of ``model``.
+
+    The values `constraints_for_model` resolves mode "initialization" with (the variable's
+    own layer's initializer; ``init_norms`` ``{variable path or name: norm}`` overrides).
+
+    Returns:
+        List in ``model.trainable_variables`` order; None where no initializer is known.
+    """
+    init_norms = dict(init_norms or {})
+    return [_init_norm(info, init_norms) for info in _variable_table(model)]
+
+
+def check_constraints(constraints, name="constraints"):
+    """Returns ``constraints`` if it is a `VariableConstraints` or a single `Constraint`
+    usable for every variable (not mode "initialization", which needs a model)."""
+    if isinstance(constraints, Constraint):
+        if getattr(constraints, "mode", None) == "initialization":
+            raise ValueError(
+                "A single constraint with mode='initialization' needs the model's initializers: "
+                f"use `tf_sfw.constraints_for_model(model, constraint)`. Received: {name}={constraints!r}"
+            )
+        return constraints
+    if not isinstance(constraints, VariableConstraints):
+        raise ValueError(f"`{name}` must be a VariableConstraints or a Constraint. Received: {name}={constraints!r}")
+    return constraints
+
+
+def constraints_per_variable(constraints, variables):
+    """One constraint per variable, in order: `VariableConstraints.for_variables`, or the
+    single `Constraint` (checked by `check_constraints`) repeated."""
+    variables = list(variables)
+    if isinstance(check_constraints(constraints), VariableConstraints):
+        return constraints.for_variables(variables)
+    return [constraints] * len(variables)
 
 
 def make_feasible(model_or_variables, constraints):
@@ -592,9 +748,6 @@ def make_feasible(model_or_variables, constraints):
         constraints: `VariableConstraints`, or one `Constraint` (not mode "initialization")
             for all variables.
     """
-    variables = getattr(model_or_variables, "trainable_variables", model_or_variables)
-    for variable in variables:
-        constraint = (
-            constraints.for_variable(variable) if isinstance(constraints, VariableConstraints) else constraints
-        )
+    variables = list(getattr(model_or_variables, "trainable_variables", model_or_variables))
+    for variable, constraint in zip(variables, constraints_per_variable(constraints, variables)):
         variable.assign(constraint.shift_inside(tf.convert_to_tensor(variable)))

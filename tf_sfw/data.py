@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tf_sfw import validation
+
 __all__ = [
     "DATASETS",
     "DATASET_INFO",
@@ -402,15 +404,18 @@ def load_arrays(name, data_dir=None, download=True):
 
 
 def steps_per_epoch(num_examples, batch_size, drop_remainder=False):
-    """Number of batches in one epoch."""
+    """Number of batches in one epoch: ``ceil(num_examples / batch_size)`` (``floor`` with
+    ``drop_remainder``).
+
+    Raises:
+        ValueError: if ``num_examples`` is not an integer >= 0 or ``batch_size`` not an
+            integer >= 1.
+    """
+    num_examples = validation.check_int(num_examples, "num_examples", minimum=0)
+    batch_size = validation.check_positive_int(batch_size, "batch_size")
     if drop_remainder:
         return num_examples // batch_size
     return -(-num_examples // batch_size)
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
 
 
 def _augment(images, key):
@@ -466,8 +471,8 @@ def make_train_dataset(
     Returns:
         ``tf.data.Dataset`` of ``(images float32 (B, H, W, C), labels int64 (B,))``.
     """
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("epochs", epochs)
+    validation.check_positive_int(batch_size, "batch_size")
+    validation.check_positive_int(epochs, "epochs")
     n = len(y)
     if len(x) != n:
         raise ValueError(f"`x` and `y` must have the same length. Received: len(x)={len(x)}, len(y)={n}")
@@ -503,7 +508,7 @@ def make_train_dataset(
 
 def make_eval_dataset(x, y, batch_size=100, decode_fn=None):
     """Evaluation pipeline: fixed order, batched, float32 images in ``[0, 1]``, prefetched."""
-    _check_positive_int("batch_size", batch_size)
+    validation.check_positive_int(batch_size, "batch_size")
     if len(x) != len(y):
         raise ValueError(f"`x` and `y` must have the same length. Received: len(x)={len(x)}, len(y)={len(y)}")
     x_t = tf.convert_to_tensor(x)
@@ -529,11 +534,21 @@ def decode_jpeg_batch(paths):
 
 
 def _subset(x, y, subset, seed):
-    """A seeded random subset of ``subset`` examples (original order kept), or everything."""
+    """A seeded random subset of ``subset`` examples (original order kept), or everything.
+
+    Raises:
+        ValueError: if ``subset`` is not an integer in ``[1, len(y)]`` (the message names
+            the size of the split).
+    """
     if subset is None:
         return x, y
-    _check_positive_int("subset", subset)
-    if subset >= len(y):
+    validation.check_positive_int(subset, "subset")
+    if subset > len(y):
+        raise ValueError(
+            f"`subset` must be at most the {len(y)} examples of the training split. "
+            + validation.received("subset", subset)
+        )
+    if subset == len(y):
         return x, y
     idx = np.sort(np.random.default_rng(int(seed)).permutation(len(y))[:subset])
     return x[idx], y[idx]
@@ -550,7 +565,7 @@ def mnist(data_dir=None, batch_size=128, test_batch_size=100, seed=0, epochs=1, 
     """MNIST ``(train_ds, test_ds)``: float32 (28, 28, 1) images in [0, 1], int64 labels.
 
     See :func:`make_train_dataset` for ``seed``, ``epochs``, ``initial_step``; ``subset`` keeps
-    the first ``subset`` training examples.
+    a seeded random subset of that many training examples (at most the split's size).
     """
     return _pipelines("mnist", data_dir, batch_size, test_batch_size, seed, epochs, initial_step, False, download, subset)
 

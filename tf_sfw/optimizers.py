@@ -1,14 +1,22 @@
 r"""Stochastic Frank-Wolfe as a tf_keras optimizer."""
 
+import numbers
+
 import tensorflow as tf
 
 from tf_sfw import constraints as constraints_lib
+from tf_sfw import fw
 from tf_sfw import lmo as lmo_lib
+from tf_sfw import selection as selection_lib
+from tf_sfw import structured_constraints  # noqa: F401  (registers the group / N:M sets for from_config)
+from tf_sfw import validation
 from tf_sfw._keras import keras
 
 __all__ = ["SFW", "RESCALES"]
 
-RESCALES = (None, "diameter", "gradient")
+RESCALES = fw.RESCALES
+
+_SCHEDULE = keras.optimizers.schedules.LearningRateSchedule
 
 
 @keras.saving.register_keras_serializable(package="tf_sfw")
@@ -44,8 +52,12 @@ class SFW(keras.optimizers.Optimizer):
     one-device and a multi-device gradient sum can then select another, equally optimal,
     vertex.
 
-    Variables whose constraint is `tf_sfw.constraints.Unconstrained` are updated by SGD
-    with the same momentum: :math:`\theta_{t+1} = \theta_t - \mathrm{lr}_t\, m_t`.
+    Variables whose constraint is `tf_sfw.constraints.Unconstrained` (e.g. BatchNorm
+    parameters) are updated by SGD with the same momentum and their own learning rate
+    :math:`\mathrm{ulr}_t` (``unconstrained_learning_rate``):
+    :math:`\theta_{t+1} = \theta_t - \mathrm{ulr}_t\, m_t`. It is separate from the SFW
+    learning rate because the latter is a step-size factor for a convex combination (1.0 in
+    the paper's setting), which as an SGD step makes such variables diverge.
 
     Args:
         learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`; the
@@ -57,6 +69,12 @@ class SFW(keras.optimizers.Optimizer):
             "diameter" used for every variable.
         selection: Algorithm for the K-th largest magnitude in top-K LMOs
             (`tf_sfw.lmo.SELECTIONS`): "radix" (default, exact radix selection) or "topk".
+        unconstrained_learning_rate: float >= 0 or
+            `keras.optimizers.schedules.LearningRateSchedule` (evaluated at ``iterations``),
+            the SGD learning rate of unconstrained variables. Default 0.01: with the
+            averaged momentum above, :math:`m_t` is an average of gradients, so this is plain
+            SGD's step size 0.01 (Keras' SGD default), small enough to be safe for
+            BatchNorm and other unconstrained parameters.
         name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
         ema_overwrite_frequency, jit_compile: as for every tf_keras optimizer.
     """
@@ -68,6 +86,7 @@ class SFW(keras.optimizers.Optimizer):
         rescale="gradient",
         constraints=None,
         selection=lmo_lib.DEFAULT_SELECTION,
+        unconstrained_learning_rate=0.01,
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,
@@ -91,41 +110,28 @@ class SFW(keras.optimizers.Optimizer):
             jit_compile=jit_compile,
             **kwargs,
         )
-        if isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool):
-            if not learning_rate >= 0:
-                raise ValueError(f"`learning_rate` must be >= 0. Received: learning_rate={learning_rate}")
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-            raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum!r}")
-        if rescale not in RESCALES:
-            raise ValueError(f"`rescale` must be one of {RESCALES}. Received: rescale={rescale!r}")
-        if selection not in lmo_lib.SELECTIONS:
-            raise ValueError(
-                f"`selection` must be one of {lmo_lib.SELECTIONS}. Received: selection={selection!r}"
+        if isinstance(learning_rate, (numbers.Real, bool)):
+            validation.check_number(learning_rate, "learning_rate", low=0.0)
+        if not isinstance(unconstrained_learning_rate, _SCHEDULE):
+            unconstrained_learning_rate = validation.check_number(
+                unconstrained_learning_rate, "unconstrained_learning_rate", low=0.0
             )
+        validation.check_fraction(momentum, "momentum")
+        fw.check_rescale(rescale)
+        selection_lib.check_selection(selection)
         if constraints is None:
             raise ValueError(
                 "`constraints` is required: use `tf_sfw.constraints_for_model(model, "
                 "KSparsePolytope(...))`, or one Constraint with mode 'radius'/'diameter'. "
                 "Received: constraints=None"
             )
-        constraints = constraints_lib.deserialize(constraints)
-        if isinstance(constraints, constraints_lib.Constraint):
-            if getattr(constraints, "mode", None) == "initialization":
-                raise ValueError(
-                    "A single constraint with mode='initialization' needs the model's initializers: "
-                    "use `tf_sfw.constraints_for_model(model, constraint)`. "
-                    f"Received: constraints={constraints!r}"
-                )
-        elif not isinstance(constraints, constraints_lib.VariableConstraints):
-            raise ValueError(
-                "`constraints` must be a VariableConstraints or a Constraint. "
-                f"Received: constraints={constraints!r}"
-            )
+        constraints = constraints_lib.check_constraints(constraints_lib.deserialize(constraints))
         self._learning_rate = self._build_learning_rate(learning_rate)
         self.momentum = float(momentum)
         self.rescale = rescale
         self.constraints = constraints
         self.selection = selection
+        self.unconstrained_learning_rate = unconstrained_learning_rate
 
     def build(self, var_list):
         """Creates one momentum slot per variable and resolves each variable's set."""
@@ -133,10 +139,9 @@ class SFW(keras.optimizers.Optimizer):
         if getattr(self, "_built", False):
             return
         self._momentums = []
-        self._variable_constraints = []
         for var in var_list:
             self._momentums.append(self.add_variable_from_reference(model_variable=var, variable_name="m"))
-            self._variable_constraints.append(self._constraint_of(var))
+        self._variable_constraints = constraints_lib.constraints_per_variable(self.constraints, var_list)
         with tf.init_scope():
             if int(self.iterations.numpy()) == 0:
                 for var, constraint in zip(var_list, self._variable_constraints):
@@ -144,10 +149,11 @@ class SFW(keras.optimizers.Optimizer):
                         _shift_inside(var, constraint)
         self._built = True
 
-    def _constraint_of(self, var):
-        if isinstance(self.constraints, constraints_lib.VariableConstraints):
-            return self.constraints.for_variable(var)
-        return self.constraints
+    def _unconstrained_lr(self, dtype):
+        lr = self.unconstrained_learning_rate
+        if isinstance(lr, _SCHEDULE):
+            return tf.cast(lr(self.iterations), dtype)
+        return tf.constant(lr, dtype)
 
     def update_step(self, gradient, variable):
         """One SFW step for one variable (see the class docstring)."""
@@ -157,30 +163,20 @@ class SFW(keras.optimizers.Optimizer):
         dtype = variable.dtype
         gradient = tf.cast(tf.convert_to_tensor(gradient), dtype)  # IndexedSlices -> dense
         mu = tf.where(tf.equal(self.iterations, 0), tf.zeros([], dtype), tf.constant(self.momentum, dtype))
-        # m <- m - (1 - mu) (m - g) = mu m + (1 - mu) g, with the fused in-place kernel
-        # (one pass less than assign_sub without XLA; the same value).
-        tf.raw_ops.ResourceApplyGradientDescent(var=m.handle, alpha=1.0 - mu, delta=m - gradient)
+        fw.assign_momentum(m, gradient, mu)  # m <- mu m + (1 - mu) g, fused in place
         lr = tf.cast(self.learning_rate, dtype)
 
         if not constraint.is_constrained:
-            variable.assign_sub(lr * m)
+            variable.assign_sub(self._unconstrained_lr(dtype) * m)
             return
 
         theta = tf.convert_to_tensor(variable)
         momentum = tf.convert_to_tensor(m)
         v = constraint.lmo(momentum, self.selection)
         direction = v - theta
-        if self.rescale == "gradient":
-            factor = tf.math.divide_no_nan(
-                tf.sqrt(lmo_lib.squared_norm(momentum)), tf.sqrt(lmo_lib.squared_norm(direction))
-            )
-        elif self.rescale == "diameter":
-            factor = tf.constant(1.0 / constraint.l2_diameter(variable.shape.num_elements()), dtype)
-        else:
-            factor = tf.ones([], dtype)
-        eta = tf.clip_by_value(lr * factor, 0.0, 1.0)
-        # theta <- theta - (-eta) (v - theta) = (1 - eta) theta + eta v, fused in place.
-        tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=-eta, delta=direction)
+        diameter = constraint.l2_diameter(variable.shape.num_elements()) if self.rescale == "diameter" else None
+        eta = fw.step_size(lr, self.rescale, direction, gradient=momentum, diameter=diameter)
+        fw.assign_convex_step(variable, direction, eta)  # (1 - eta) theta + eta v, fused in place
 
     def get_config(self):
         config = super().get_config()
@@ -194,9 +190,23 @@ class SFW(keras.optimizers.Optimizer):
                 "rescale": self.rescale,
                 "constraints": constraints_lib.serialize(self.constraints),
                 "selection": self.selection,
+                "unconstrained_learning_rate": (
+                    keras.optimizers.schedules.serialize(self.unconstrained_learning_rate)
+                    if isinstance(self.unconstrained_learning_rate, _SCHEDULE)
+                    else self.unconstrained_learning_rate
+                ),
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if isinstance(config.get("unconstrained_learning_rate"), dict):
+            config["unconstrained_learning_rate"] = keras.optimizers.schedules.deserialize(
+                config["unconstrained_learning_rate"], custom_objects=custom_objects
+            )
+        return super().from_config(config, custom_objects=custom_objects)
 
 
 def _shift_inside(variable, constraint, rtol=1e-6):

@@ -1,9 +1,11 @@
-r"""Learning-rate schedules of Miao et al. (2022) as resumable Keras callbacks (SPEC §3).
+r"""Learning-rate schedules of Miao et al., ICLR 2022 "Learning Pruning-Friendly Networks via
+Frank-Wolfe", as resumable Keras callbacks.
 
 Two rules, usable together (they multiply the optimizer's learning rate in place):
 
 * :class:`StepDecay`: at the start of every epoch listed in ``milestones`` (1-based; default
-  61 and 121), :math:`\mathrm{lr} \leftarrow \mathrm{lr}\cdot\mathrm{factor}` (default 0.1).
+  61 and 121, or relative to the run: ``milestones_frac``),
+  :math:`\mathrm{lr} \leftarrow \mathrm{lr}\cdot\mathrm{factor}` (default 0.1).
 * :class:`LossAverageSchedule` (the paper's "dynamic change"): after every epoch ``e``
   (1-based) with ``e > start_epoch`` (20) and ``e % every == 0`` (5), with
   :math:`\bar L_5` / :math:`\bar L_{10}` the means of the last 5 / 10 epoch-mean training
@@ -24,8 +26,21 @@ import math
 import numpy as np
 
 from tf_sfw._keras import keras
+from tf_sfw.validation import check_int, check_number, check_positive_int, check_positive_number
 
-__all__ = ["LossAverageSchedule", "StepDecay", "get_learning_rate", "set_learning_rate"]
+# The paper's absolute milestones (180-epoch runs).
+PAPER_MILESTONES = (61, 121)
+
+__all__ = [
+    "LossAverageSchedule",
+    "StepDecay",
+    "check_milestones",
+    "check_milestones_frac",
+    "combine_partial_mean",
+    "get_learning_rate",
+    "relative_milestones",
+    "set_learning_rate",
+]
 
 
 def get_learning_rate(optimizer):
@@ -54,14 +69,62 @@ def set_learning_rate(optimizer, value):
     optimizer.learning_rate = value
 
 
-def _check_positive_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value!r}")
+def check_milestones(milestones, name="milestones"):
+    """Return ``milestones`` as a tuple of strictly increasing 1-based epochs >= 2."""
+    try:
+        milestones = tuple(milestones)
+    except TypeError:
+        raise ValueError(f"`{name}` must be a sequence of ints. Received: {name}={milestones!r}") from None
+    for m in milestones:
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
+            raise ValueError(
+                f"`{name}` must hold 1-based epoch numbers >= 2 (epoch 1 starts at the initial rate). "
+                f"Received: {name}={milestones!r}"
+            )
+    if list(milestones) != sorted(set(milestones)):
+        raise ValueError(f"`{name}` must be strictly increasing. Received: {name}={milestones!r}")
+    return tuple(int(m) for m in milestones)
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}")
+def check_milestones_frac(fractions, name="milestones_frac"):
+    """Return ``fractions`` as a tuple of strictly increasing numbers in (0, 1)."""
+    try:
+        fractions = tuple(fractions)
+    except TypeError:
+        raise ValueError(f"`{name}` must be a sequence of numbers in (0, 1). Received: {name}={fractions!r}") from None
+    for f in fractions:
+        try:
+            check_number(f, name, low=0.0, high=1.0, low_open=True, high_open=True)
+        except ValueError:
+            raise ValueError(
+                f"`{name}` must hold fractions of the run in (0, 1). Received: {name}={fractions!r}"
+            ) from None
+    if list(fractions) != sorted(set(fractions)):
+        raise ValueError(f"`{name}` must be strictly increasing. Received: {name}={fractions!r}")
+    return tuple(float(f) for f in fractions)
+
+
+def relative_milestones(fractions, epochs):
+    r"""1-based milestone epochs of relative ``fractions`` of a run of ``epochs`` epochs.
+
+    Fraction :math:`f` gives epoch :math:`\mathrm{round}(f \cdot E) + 1`, the first epoch after
+    a fraction ``f`` of the run; fractions 1/3 and 2/3 of E = 180 give the paper's 61 and 121.
+    Epochs outside ``[2, E]`` (the rate of epoch 1 is the initial one; epochs after the run
+    never start) and duplicates are dropped.
+    """
+    fractions = check_milestones_frac(fractions)
+    epochs = check_positive_int(epochs, "epochs")
+    return tuple(sorted({round(f * epochs) + 1 for f in fractions} & set(range(2, epochs + 1))))
+
+
+def combine_partial_mean(carried_sum, carried_count, mean, count):
+    """Mean over ``carried_count + count`` batches of a carried sum and a running ``mean`` of ``count``.
+
+    Joins an epoch split by a restart: the batches before the backup (their loss sum, carried in
+    the backup) and the ``count`` batches after it (Keras' running mean in the new process).
+    """
+    total = carried_count + count
+    return (carried_sum + mean * count) / total if total else mean
 
 
 class StepDecay(keras.callbacks.Callback):
@@ -70,33 +133,46 @@ class StepDecay(keras.callbacks.Callback):
     With the defaults, :math:`\mathrm{lr}_e = \mathrm{lr}_0 \cdot 0.1^{[e \ge 61] + [e \ge 121]}`
     (1-based epoch ``e``) when no other rule changes the rate.
 
+    Milestones may be given relative to the run length instead: ``milestones_frac=(1/3, 2/3)``
+    decays at epochs ``round(f * E) + 1`` of a run of ``E`` epochs (:func:`relative_milestones`;
+    61 and 121 for E = 180), resolved from ``params["epochs"]`` when training begins.
+
     Args:
-        milestones: Increasing 1-based epoch numbers (>= 2) at whose start the rate is multiplied.
+        milestones: Increasing 1-based epoch numbers (>= 2) at whose start the rate is multiplied
+            (default: the paper's 61 and 121 unless ``milestones_frac`` is given).
         factor: Multiplier in ``(0, 1]`` (0.1 divides by 10).
         verbose: If truthy, print each change.
+        milestones_frac: Increasing fractions of the run in (0, 1) (instead of ``milestones``).
     """
 
-    def __init__(self, milestones=(61, 121), factor=0.1, verbose=0):
+    def __init__(self, milestones=None, factor=0.1, verbose=0, milestones_frac=None):
         super().__init__()
-        try:
-            milestones = tuple(milestones)
-        except TypeError:
-            raise ValueError(f"`milestones` must be a sequence of ints. Received: milestones={milestones!r}") from None
-        for m in milestones:
-            if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
+        if milestones is None and milestones_frac is None:
+            milestones = PAPER_MILESTONES
+        if milestones_frac is not None:
+            if milestones is not None:
                 raise ValueError(
-                    f"`milestones` must hold 1-based epoch numbers >= 2 (epoch 1 starts at the initial rate). "
-                    f"Received: milestones={milestones!r}"
+                    "Give either `milestones` (epochs) or `milestones_frac` (fractions of the run), not both. "
+                    f"Received: milestones={milestones!r}, milestones_frac={milestones_frac!r}"
                 )
-        if list(milestones) != sorted(set(milestones)):
-            raise ValueError(f"`milestones` must be strictly increasing. Received: milestones={milestones!r}")
-        _check_positive_number("factor", factor)
+            self.milestones_frac = check_milestones_frac(milestones_frac)
+            self.milestones = None  # resolved from params["epochs"] at on_train_begin
+        else:
+            self.milestones_frac = None
+            self.milestones = check_milestones(milestones)
+        check_positive_number(factor, "factor")
         if factor > 1:
             raise ValueError(f"`factor` must be in (0, 1]. Received: factor={factor}")
-        self.milestones = tuple(int(m) for m in milestones)
         self.factor = factor
         self.verbose = verbose
         self._last_epoch = -1  # last 0-based epoch whose start was handled
+
+    def on_train_begin(self, logs=None):
+        if self.milestones_frac is not None:
+            epochs = (self.params or {}).get("epochs")
+            if not epochs:
+                raise ValueError("StepDecay with `milestones_frac` needs the number of epochs of the run (params['epochs']).")
+            self.milestones = relative_milestones(self.milestones_frac, epochs)
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch <= self._last_epoch:
@@ -121,7 +197,13 @@ class StepDecay(keras.callbacks.Callback):
         self._last_epoch = int(state["last_epoch"])
 
     def get_config(self):
-        return {"milestones": list(self.milestones), "factor": self.factor, "verbose": self.verbose}
+        relative = self.milestones_frac is not None
+        return {
+            "milestones": None if relative else list(self.milestones),
+            "factor": self.factor,
+            "verbose": self.verbose,
+            "milestones_frac": list(self.milestones_frac) if relative else None,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -129,7 +211,7 @@ class StepDecay(keras.callbacks.Callback):
 
 
 class LossAverageSchedule(keras.callbacks.Callback):
-    r"""The paper's loss-average learning-rate rule (SPEC §3).
+    r"""The loss-average learning-rate rule of Miao et al. (ICLR 2022).
 
     After 1-based epoch ``e`` with ``e > start_epoch`` and ``e % every == 0``:
 
@@ -161,16 +243,16 @@ class LossAverageSchedule(keras.callbacks.Callback):
         self, start_epoch=20, every=5, short_window=5, long_window=10, decrease=0.7, increase=1.06, verbose=0
     ):
         super().__init__()
-        _check_int("start_epoch", start_epoch, 0)
-        _check_int("every", every, 1)
-        _check_int("short_window", short_window, 1)
-        _check_int("long_window", long_window, 1)
+        check_int(start_epoch, "start_epoch", minimum=0)
+        check_int(every, "every", minimum=1)
+        check_int(short_window, "short_window", minimum=1)
+        check_int(long_window, "long_window", minimum=1)
         if long_window <= short_window:
             raise ValueError(
                 f"`long_window` must be > `short_window`. Received: long_window={long_window}, short_window={short_window}"
             )
-        _check_positive_number("decrease", decrease)
-        _check_positive_number("increase", increase)
+        check_positive_number(decrease, "decrease")
+        check_positive_number(increase, "increase")
         if decrease > 1:
             raise ValueError(f"`decrease` must be in (0, 1]. Received: decrease={decrease}")
         if increase < 1:
@@ -229,7 +311,7 @@ class LossAverageSchedule(keras.callbacks.Callback):
             raise ValueError(f"LossAverageSchedule: no training loss was logged in epoch {epoch + 1}.")
         c_epoch, c_sum, c_count = self._carry
         if c_epoch == epoch and c_count:
-            mean = (c_sum + mean * self._seen) / (c_count + self._seen)
+            mean = combine_partial_mean(c_sum, c_count, mean, self._seen)
         return mean
 
     def _finish_epoch(self, epoch, mean):

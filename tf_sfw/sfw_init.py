@@ -1,15 +1,17 @@
-r"""SFW-Init: learned layer-wise scales of the initialization (Algorithm 3 of seed 000, SPEC §4).
+r"""SFW-Init: learned layer-wise scales of the initialization.
 
-Every constrained trainable variable :math:`\theta_l` gets one scalar :math:`\beta_l`, starting
-at 1, and is re-parametrised as
+The initialization scheme for Stochastic Frank-Wolfe of Miao et al., ICLR 2022 ("Learning
+Pruning-Friendly Networks via Frank-Wolfe: One-Shot, Any-Sparsity, and No Retraining").
+Every constrained trainable variable :math:`\theta_l` gets one scalar :math:`\beta_l`,
+starting at 1, and is re-parametrised as
 
 .. math::  \theta_l(\beta_l) = \beta_l\, u_l, \qquad
            u_l = \frac{\theta_l^0}{\|\theta_l^0\|_2}\, \mathbb{E}\|\theta_l^{init}\|_2 ,
 
 i.e. the initial tensor normalised to the expected norm under the layer's own initializer
-(`tf_sfw.expected_init_norm`). For ``T`` iterations, with three disjoint random half-batches
-:math:`B_0, B_1, B_2` (``batch_size / 2`` samples each; :math:`S = B_0 \cup B_1`,
-:math:`\tilde S = B_0 \cup B_2`, i.e. half of :math:`S` replaced as in Algorithm 3):
+(`tf_sfw.constraints.expected_init_norms`). For ``T`` iterations, with three disjoint
+random half-batches :math:`B_0, B_1, B_2` (``batch_size / 2`` samples each;
+:math:`S = B_0 \cup B_1`, :math:`\tilde S = B_0 \cup B_2`: two overlapping batches):
 
 .. math::
     g_l &= \nabla_{\theta_l} L(S; \theta(\beta)), \qquad v_l = \mathrm{LMO}_{C_l}(g_l) \\
@@ -20,7 +22,7 @@ i.e. the initial tensor normalised to the expected norm under the layer's own in
             \mathrm{clip}(\nabla_\beta J, -1, 1)\big)\Big)
 
 This is ONE SFW step without momentum and with the ``"gradient"`` rescale, as the first
-step of `tf_sfw.SFW` would take it. It is differentiated exactly:
+step of `tf_sfw.SFW` would take it (`tf_sfw.fw.step`). It is differentiated exactly:
 
 * :math:`v_l` is piecewise constant in :math:`g_l` for polytopes (its derivative is zero
   almost everywhere), so it is treated as a constant (``tf.stop_gradient``);
@@ -37,11 +39,11 @@ Variables with a zero initial tensor (Keras' zero-initialised biases and BN offs
 direction to scale: their :math:`\beta` has no effect and is not updated.
 
 Clamps: :math:`\beta^{lo}` is ``weight_floor`` (0.01) for weights and ``bias_floor`` (0) for
-biases (variables named ``bias`` or ``beta``). With ``project=True`` (default; Algorithm 3,
-line 10) :math:`\beta^{hi}_l` is the largest scale with :math:`\beta u_l \in C_l`
+biases (variables named ``bias`` or ``beta``). With ``project=True`` (default)
+:math:`\beta^{hi}_l` is the largest scale with :math:`\beta u_l \in C_l`
 (`max_feasible_scale`), so every iterate is feasible. Afterwards the scaled variables are
-assigned and `tf_sfw.make_feasible` is applied anyway (SPEC §4: the reference forgets this;
-with ``project=False`` it is what restores feasibility).
+assigned and `tf_sfw.make_feasible` is applied anyway (the reference implementation does
+not; with ``project=False`` it is what restores feasibility).
 
 Side effects are limited to the trainable variables: BatchNorm runs in training mode during
 SFW-Init, but its moving statistics (all non-trainable variables) are restored afterwards.
@@ -53,7 +55,9 @@ import numpy as np
 import tensorflow as tf
 
 from tf_sfw import constraints as constraints_lib
+from tf_sfw import fw, validation
 from tf_sfw._keras import keras
+from tf_sfw.variables import short_name
 
 __all__ = [
     "BIAS_NAMES",
@@ -71,13 +75,9 @@ __all__ = [
 BIAS_NAMES = ("bias", "beta")
 
 
-def _short_name(variable):
-    return variable.name.split("/")[-1].split(":")[0]
-
-
 def is_bias(variable):
     """Whether ``variable`` is a bias (short name in `BIAS_NAMES`, e.g. ``dense/bias:0``)."""
-    return _short_name(variable) in BIAS_NAMES
+    return short_name(variable) in BIAS_NAMES
 
 
 # --------------------------------------------------------------------------------------
@@ -85,7 +85,7 @@ def is_bias(variable):
 
 
 def sfw_step(theta, v, gradient_norm, learning_rate):
-    r"""One SFW step without momentum and with the ``"gradient"`` rescale.
+    r"""One SFW step without momentum and with the ``"gradient"`` rescale (`tf_sfw.fw.step`).
 
     .. math::  \eta = \mathrm{clip}\big(\mathrm{lr}\,\|g\|_2 / \|\theta - v\|_2, 0, 1\big), \quad
                \theta^1 = \theta + \eta\,(v - \theta)
@@ -93,24 +93,10 @@ def sfw_step(theta, v, gradient_norm, learning_rate):
     (:math:`\eta = 0` when :math:`\theta = v`). Differentiable in ``theta`` and
     ``gradient_norm`` (``v`` is an input, not recomputed).
 
-    Args:
-        theta: Current point (tensor).
-        v: LMO vertex of the same shape.
-        gradient_norm: :math:`\|g\|_2` (scalar tensor).
-        learning_rate: lr (float or scalar tensor).
-
     Returns:
         ``(theta1, eta)``.
     """
-    theta = tf.convert_to_tensor(theta)
-    v = tf.cast(v, theta.dtype)
-    distance = tf.norm(theta - v)
-    eta = tf.clip_by_value(
-        tf.cast(learning_rate, theta.dtype) * tf.math.divide_no_nan(tf.cast(gradient_norm, theta.dtype), distance),
-        0.0,
-        1.0,
-    )
-    return theta + eta * (v - theta), eta
+    return fw.step(theta, v, learning_rate, "gradient", gradient_norm=gradient_norm)
 
 
 def clip_gradient(gradient, limit=1.0):
@@ -122,7 +108,7 @@ def clip_gradient(gradient, limit=1.0):
 
 
 def adam_update(params, gradient, m, v, step, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-    r"""One Adam step (Kingma & Ba; PyTorch's form), pure numpy.
+    r"""One Adam step (Kingma & Ba, "Adam: A Method for Stochastic Optimization"), NumPy.
 
     .. math::
         m &\leftarrow \beta_1 m + (1-\beta_1) g, \quad v \leftarrow \beta_2 v + (1-\beta_2) g^2 \\
@@ -135,8 +121,7 @@ def adam_update(params, gradient, m, v, step, learning_rate=1e-3, beta_1=0.9, be
     Returns:
         ``(params, m, v)`` (new arrays).
     """
-    if not isinstance(step, (int, np.integer)) or step < 1:
-        raise ValueError(f"`step` must be an int >= 1. Received: step={step!r}")
+    step = validation.check_positive_int(step, "step")
     gradient = np.asarray(gradient, dtype=np.float64)
     m = beta_1 * np.asarray(m, dtype=np.float64) + (1.0 - beta_1) * gradient
     v = beta_2 * np.asarray(v, dtype=np.float64) + (1.0 - beta_2) * gradient**2
@@ -164,49 +149,28 @@ def max_feasible_scale(constraint, direction):
     return float(tf.norm(inside)) / norm
 
 
-def _iter_layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _iter_layers(layer)
-
-
-def _expected_norms(model):
-    """{variable name: E||θ_init||} from each layer's ``<weight>_initializer`` when known."""
-    result = {}
-    for layer in _iter_layers(model):
-        for weight in layer.trainable_weights:
-            short = _short_name(weight)
-            initializer = getattr(layer, f"{short}_initializer", None)
-            if initializer is not None and weight.name not in result:
-                result[weight.name] = constraints_lib.expected_init_norm(initializer, weight.shape)
-    return result
-
-
 def initial_directions(model, init_norms=None):
     r"""The directions :math:`u_l = \theta_l^0 / \|\theta_l^0\| \cdot \mathbb{E}\|\theta_l^{init}\|`.
 
     Args:
         model: A built model at its initialization.
-        init_norms: Optional ``{variable name: expected norm}`` overriding the value derived
-            from the layer's initializer; variables with neither use their actual norm
-            (``u = θ⁰``).
+        init_norms: Optional ``{variable path or name: expected norm}`` overriding the value
+            derived from the layer's initializer (`tf_sfw.constraints.expected_init_norms`);
+            variables with neither use their actual norm (``u = θ⁰``).
 
     Returns:
         List of numpy arrays, one per ``model.trainable_variables`` (all zeros for a zero
         initial tensor).
     """
-    expected = _expected_norms(model)
-    expected.update(dict(init_norms or {}))
+    expected = constraints_lib.expected_init_norms(model, init_norms)
     directions = []
-    for variable in model.trainable_variables:
+    for variable, target in zip(model.trainable_variables, expected):
         value = variable.numpy().astype(np.float64)
         norm = float(np.linalg.norm(value))
         if norm == 0.0:
             directions.append(np.zeros(value.shape, np.float32))
             continue
-        target = float(expected.get(variable.name, norm))
-        directions.append((value / norm * target).astype(np.float32))
+        directions.append((value / norm * (norm if target is None else float(target))).astype(np.float32))
     return directions
 
 
@@ -218,6 +182,10 @@ def _default_loss(model):
     activation = getattr(model.layers[-1], "activation", None)
     from_logits = activation is not keras.activations.softmax
     return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+
+
+def _dense(grads, variables):
+    return [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
 
 
 class _ScaleObjective:
@@ -239,80 +207,74 @@ class _ScaleObjective:
         self.initial = [tf.constant(var.numpy()) for var in self.variables]
         self._step = tf.function(self._compute, reduce_retracing=True)
 
-    def theta0(self, beta):
-        """Variables at scales ``beta``: β_l u_l where scaled, else the initial values."""
-        return [
-            tf.cast(beta[i], tf.float32) * self.directions[i] if self.scaled[i] else self.initial[i]
-            for i in range(len(self.variables))
-        ]
-
     def __call__(self, beta, x_s, y_s, x_t, y_t):
         return self._step(tf.constant(beta, tf.float32), x_s, y_s, x_t, y_t)
 
-    def _compute(self, beta, x_s, y_s, x_t, y_t):
-        lr = self.learning_rate
-        variables, clone_vars = self.variables, self.clone_variables
-        betas = [beta[i] for i in range(len(variables))]
+    def _gradients_at_start(self, betas, x_s, y_s):
+        """Sets θ0 = θ(β); loss and gradient on S, recorded by the returned outer tape (HVP)."""
+        variables = self.variables
         for i, var in enumerate(variables):
             if self.scaled[i]:
                 var.assign(betas[i] * self.directions[i])
-        # Loss and gradient on S at θ0; the outer tape records them for the HVP.
         with tf.GradientTape(watch_accessed_variables=False) as outer:
             outer.watch(variables)
             with tf.GradientTape() as inner:
                 loss0 = self.loss(y_s, self.model(x_s, training=True))
-            grads = inner.gradient(loss0, variables)
-            grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
+            grads = _dense(inner.gradient(loss0, variables), variables)
             norms = [tf.sqrt(tf.reduce_sum(tf.square(g)) + 1e-30) for g in grads]
-        # The step, differentiable w.r.t. β (through θ0) and ||g|| (watched as inputs).
-        thetas0 = [tf.convert_to_tensor(var) for var in variables]
-        grad_norms = [tf.stop_gradient(a) for a in norms]
-        with tf.GradientTape(persistent=True) as step_tape:
-            step_tape.watch(betas)
-            step_tape.watch(grad_norms)
+        return outer, loss0, grads, norms
+
+    def _step_from(self, betas, grads, grad_norms):
+        """θ1 per variable, recorded by the returned persistent tape (w.r.t. β and ‖g‖)."""
+        lr = self.learning_rate
+        thetas0 = [tf.convert_to_tensor(var) for var in self.variables]
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(betas)
+            tape.watch(grad_norms)
             thetas1 = []
-            for i, var in enumerate(variables):
-                constraint = self.constraints[i]
+            for i, constraint in enumerate(self.constraints):
                 if not constraint.is_constrained:
                     thetas1.append(thetas0[i] - lr * tf.stop_gradient(grads[i]))
                     continue
                 theta = betas[i] * self.directions[i] if self.scaled[i] else thetas0[i]
                 v = tf.stop_gradient(constraint.lmo(tf.stop_gradient(grads[i])))
-                theta1, _ = sfw_step(theta, v, grad_norms[i], lr)
-                thetas1.append(theta1)
-        # Loss on S~ at θ1 (on the clone, so the model keeps θ0 for the HVP).
-        for var, value in zip(clone_vars, thetas1):
+                thetas1.append(sfw_step(theta, v, grad_norms[i], lr)[0])
+        return tape, thetas1
+
+    def _loss_after_step(self, thetas1, x_t, y_t):
+        """L(S~; θ1) and its gradient, on the clone (the model keeps θ0 for the HVP)."""
+        for var, value in zip(self.clone_variables, thetas1):
             var.assign(value)
-        with tf.GradientTape() as tape1:
+        with tf.GradientTape() as tape:
             loss1 = self.loss(y_t, self.clone(x_t, training=True))
-        grads1 = tape1.gradient(loss1, clone_vars)
-        grads1 = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads1, clone_vars)]
-        d_beta = []
-        targets, cotangents = [], []
-        for i in range(len(variables)):
-            constraint = self.constraints[i]
-            if not constraint.is_constrained:
+        return loss1, _dense(tape.gradient(loss1, self.clone_variables), self.clone_variables)
+
+    def _compute(self, beta, x_s, y_s, x_t, y_t):
+        lr, n = self.learning_rate, len(self.variables)
+        betas = [beta[i] for i in range(n)]
+        outer, loss0, grads, norms = self._gradients_at_start(betas, x_s, y_s)
+        grad_norms = [tf.stop_gradient(a) for a in norms]
+        step_tape, thetas1 = self._step_from(betas, grads, grad_norms)
+        loss1, grads1 = self._loss_after_step(thetas1, x_t, y_t)
+        d_beta, targets, cotangents = [], [], []
+        for i, constraint in enumerate(self.constraints):
+            if not constraint.is_constrained:  # θ1 = θ0 - lr g: only the HVP term
                 d_beta.append(tf.zeros([]))
                 targets.append(grads[i])
                 cotangents.append(-lr * grads1[i])
                 continue
-            if self.scaled[i]:
-                db = step_tape.gradient(thetas1[i], betas[i], output_gradients=grads1[i])
-                d_beta.append(tf.zeros([]) if db is None else db)
-            else:
-                d_beta.append(tf.zeros([]))
+            db = step_tape.gradient(thetas1[i], betas[i], output_gradients=grads1[i]) if self.scaled[i] else None
+            d_beta.append(tf.zeros([]) if db is None else db)
             da = step_tape.gradient(thetas1[i], grad_norms[i], output_gradients=grads1[i])
             targets.append(norms[i])
             cotangents.append(tf.zeros([]) if da is None else da)
         del step_tape
         if self.second_order:
-            hvp = outer.gradient(targets, variables, output_gradients=cotangents)
-            for i in range(len(variables)):
+            hvp = outer.gradient(targets, self.variables, output_gradients=cotangents)
+            for i in range(n):
                 if self.scaled[i] and hvp[i] is not None:
                     d_beta[i] = d_beta[i] + tf.reduce_sum(tf.convert_to_tensor(hvp[i]) * self.directions[i])
-        objective = loss1 / lr
-        gradient = tf.stack(d_beta) / lr
-        return objective, loss0, gradient
+        return loss1 / lr, loss0, tf.stack(d_beta) / lr
 
 
 # --------------------------------------------------------------------------------------
@@ -354,16 +316,63 @@ def _check_data(data, half):
         )
 
 
-def _check_positive(value, name, integer=False, allow_zero=False):
-    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
-    if isinstance(value, bool) or not ok_type or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        kind = "an int" if integer else "a finite number"
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"`{name}` must be {kind} {bound}. Received: {name}={value!r}")
+def _check_arguments(model, data, a):
+    """Validates `sfw_init`'s arguments (``a``: the dict of its keyword arguments); returns half."""
+    if not isinstance(model, keras.Model) or not model.built or not model.trainable_variables:
+        raise ValueError(f"`model` must be a built keras.Model with trainable variables. Received: model={model!r}")
+    validation.check_int(a["iterations"], "iterations", minimum=0)
+    for name in ("learning_rate", "beta_learning_rate", "epsilon"):
+        validation.check_positive_number(a[name], name)
+    for name in ("weight_floor", "bias_floor"):
+        validation.check_number(a[name], name, low=0.0)
+    for name in ("beta_1", "beta_2"):
+        validation.check_fraction(a[name], name)
+    half = validation.check_int(a["batch_size"], "batch_size", minimum=2) // 2
+    _check_data(data, half)
+    if a["loss"] is not None and not callable(a["loss"]):
+        raise ValueError(f"`loss` must be callable(y_true, y_pred). Received: loss={a['loss']!r}")
+    return half
+
+
+def _scale_bounds(variables, per_variable, directions, weight_floor, bias_floor, project):
+    """``(scaled, lower, upper)``: which scales are learned and their clamps (1 if not learned)."""
+    scaled = np.array([c.is_constrained and bool(np.any(u)) for c, u in zip(per_variable, directions)], dtype=bool)
+    lower = np.array([bias_floor if is_bias(v) else weight_floor for v in variables], dtype=np.float64)
+    upper = np.array(
+        [max_feasible_scale(c, u) if project else math.inf for c, u in zip(per_variable, directions)],
+        dtype=np.float64,
+    )
+    upper = np.maximum(upper, lower)
+    lower[~scaled], upper[~scaled] = 1.0, 1.0
+    return scaled, lower, upper
 
 
 # --------------------------------------------------------------------------------------
 # The public entry point.
+
+
+def _learn_scales(objective_fn, batches, beta, bounds, adam, iterations, verbose, history):
+    """The Adam loop on the scales; appends to ``history`` and returns the last ``beta``."""
+    scaled, lower, upper = bounds
+    m, v = np.zeros_like(beta), np.zeros_like(beta)
+    for step in range(1, iterations + 1):
+        (x0, y0), (x1, y1), (x2, y2) = next(batches)
+        x_s, y_s = tf.concat([x0, x1], 0), tf.concat([y0, y1], 0)
+        x_t, y_t = tf.concat([x0, x2], 0), tf.concat([y0, y2], 0)
+        objective, loss0, gradient = objective_fn(beta, x_s, y_s, x_t, y_t)
+        objective, loss0 = float(objective), float(loss0)
+        if not (math.isfinite(objective) and math.isfinite(loss0)):
+            raise ValueError(f"SFW-Init got a non-finite loss at iteration {step}: loss={loss0}, objective={objective}")
+        gradient = np.where(scaled, gradient.numpy().astype(np.float64), 0.0)
+        new_beta, m, v = adam_update(beta, clip_gradient(gradient), m, v, step, *adam)
+        beta = np.clip(np.where(scaled, new_beta, beta), lower, upper)
+        history["beta"].append(beta.copy())
+        history["objective"].append(objective)
+        history["loss"].append(loss0)
+        history["gradient"].append(gradient)
+        if verbose and (step % 50 == 0 or step == iterations):
+            print(f"sfw_init {step}/{iterations}: objective {objective:.4f}, beta mean {beta[scaled].mean():.4f}")
+    return beta
 
 
 def sfw_init(
@@ -386,7 +395,7 @@ def sfw_init(
     seed=0,
     verbose=0,
 ):
-    r"""Learn one scale per variable by differentiating one SFW step (SPEC §4), in place.
+    r"""Learn one scale per variable by differentiating one SFW step, in place.
 
     See the module docstring for the exact objective and update.
 
@@ -405,12 +414,12 @@ def sfw_init(
         bias_floor: Lower clamp of the scales of biases (0).
         batch_size: |S| = |S~|; B0, B1, B2 have ``batch_size // 2`` examples each.
         project: Also clamp each scale above at `max_feasible_scale` so that every
-            iterate is feasible (Algorithm 3, line 10).
+            iterate is feasible.
         second_order: Differentiate through the gradient norm in the step size too
             (Hessian-vector product); False uses the first-order approximation.
         loss: ``loss(y_true, y_pred) -> scalar``; default sparse categorical cross-entropy
             (``from_logits`` unless the last layer is a softmax).
-        init_norms: Optional ``{variable name: expected initial norm}`` (see
+        init_norms: Optional ``{variable path or name: expected initial norm}`` (see
             `initial_directions`).
         seed: Seed of the minibatch sampling (arrays) and of TF ops (dropout).
         verbose: 0 silent, 1 a line every 50 iterations.
@@ -424,96 +433,29 @@ def sfw_init(
     Raises:
         ValueError: on invalid arguments, or a non-finite loss or gradient.
     """
-    if not isinstance(model, keras.Model) or not model.built or not model.trainable_variables:
-        raise ValueError(f"`model` must be a built keras.Model with trainable variables. Received: model={model!r}")
-    _check_positive(iterations, "iterations", integer=True, allow_zero=True)
-    _check_positive(learning_rate, "learning_rate")
-    _check_positive(beta_learning_rate, "beta_learning_rate")
-    _check_positive(epsilon, "epsilon")
-    _check_positive(weight_floor, "weight_floor", allow_zero=True)
-    _check_positive(bias_floor, "bias_floor", allow_zero=True)
-    for name, value in (("beta_1", beta_1), ("beta_2", beta_2)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 2:
-        raise ValueError(f"`batch_size` must be an int >= 2. Received: batch_size={batch_size!r}")
-    half = int(batch_size) // 2
-    _check_data(data, half)
-    if isinstance(constraints, constraints_lib.Constraint):
-        if getattr(constraints, "mode", None) == "initialization":
-            raise ValueError(
-                "A single constraint with mode='initialization' must be resolved against the model: "
-                f"use `tf_sfw.constraints_for_model(model, constraint)`. Received: constraints={constraints!r}"
-            )
-        per_variable = [constraints] * len(model.trainable_variables)
-    elif isinstance(constraints, constraints_lib.VariableConstraints):
-        per_variable = [constraints.for_variable(var) for var in model.trainable_variables]
-    else:
-        raise ValueError(
-            f"`constraints` must be a VariableConstraints or a Constraint. Received: constraints={constraints!r}"
-        )
-    if loss is None:
-        loss = _default_loss(model)
-    elif not callable(loss):
-        raise ValueError(f"`loss` must be callable(y_true, y_pred). Received: loss={loss!r}")
-    tf.random.set_seed(seed)
-
+    half = _check_arguments(model, data, dict(locals()))
     variables = list(model.trainable_variables)
+    per_variable = constraints_lib.constraints_per_variable(constraints, variables)
+    loss = _default_loss(model) if loss is None else loss
+    tf.random.set_seed(seed)
     directions = initial_directions(model, init_norms)
-    scaled = np.array(
-        [c.is_constrained and bool(np.any(u)) for c, u in zip(per_variable, directions)], dtype=bool
-    )
-    lower = np.array([bias_floor if is_bias(v) else weight_floor for v in variables], dtype=np.float64)
-    upper = np.array(
-        [max_feasible_scale(c, u) if project else math.inf for c, u in zip(per_variable, directions)],
-        dtype=np.float64,
-    )
-    upper = np.maximum(upper, lower)
-    lower[~scaled], upper[~scaled] = 1.0, 1.0
-
+    bounds = _scale_bounds(variables, per_variable, directions, weight_floor, bias_floor, project)
+    scaled, lower, upper = bounds
     saved_state = [tf.constant(v.numpy()) for v in model.non_trainable_variables]
     objective_fn = _ScaleObjective(model, per_variable, directions, scaled, learning_rate, loss, second_order)
     beta = np.clip(np.ones(len(variables)), lower, upper)
-    m, v = np.zeros_like(beta), np.zeros_like(beta)
-    history = {
-        "names": [var.name for var in variables],
-        "beta": [beta.copy()],
-        "lower": lower,
-        "upper": upper,
-        "scaled": scaled,
-        "objective": [],
-        "loss": [],
-        "gradient": [],
-    }
-    batches = _batches(data, half, seed)
+    history = {"names": [var.name for var in variables], "beta": [beta.copy()], "lower": lower, "upper": upper,
+               "scaled": scaled, "objective": [], "loss": [], "gradient": []}
+    adam = (beta_learning_rate, beta_1, beta_2, epsilon)
     try:
-        for step in range(1, int(iterations) + 1):
-            (x0, y0), (x1, y1), (x2, y2) = next(batches)
-            x_s, y_s = tf.concat([x0, x1], 0), tf.concat([y0, y1], 0)
-            x_t, y_t = tf.concat([x0, x2], 0), tf.concat([y0, y2], 0)
-            objective, loss0, gradient = objective_fn(beta, x_s, y_s, x_t, y_t)
-            objective, loss0 = float(objective), float(loss0)
-            if not (math.isfinite(objective) and math.isfinite(loss0)):
-                raise ValueError(
-                    f"SFW-Init got a non-finite loss at iteration {step}: loss={loss0}, objective={objective}"
-                )
-            gradient = np.where(scaled, gradient.numpy().astype(np.float64), 0.0)
-            clipped = clip_gradient(gradient)
-            new_beta, m, v = adam_update(beta, clipped, m, v, step, beta_learning_rate, beta_1, beta_2, epsilon)
-            beta = np.clip(np.where(scaled, new_beta, beta), lower, upper)
-            history["beta"].append(beta.copy())
-            history["objective"].append(objective)
-            history["loss"].append(loss0)
-            history["gradient"].append(gradient)
-            if verbose and (step % 50 == 0 or step == iterations):
-                print(f"sfw_init {step}/{iterations}: objective {objective:.4f}, beta mean {beta[scaled].mean():.4f}")
+        beta = _learn_scales(objective_fn, _batches(data, half, seed), beta, bounds, adam, int(iterations), verbose,
+                             history)
     finally:
         # Final (or, after an error, the last valid) scales; restore BN statistics.
+        beta = history["beta"][-1]
         for i, var in enumerate(variables):
-            if scaled[i]:
-                var.assign(tf.cast(beta[i], var.dtype) * objective_fn.directions[i])
-            else:
-                var.assign(objective_fn.initial[i])
+            value = tf.cast(beta[i], var.dtype) * objective_fn.directions[i] if scaled[i] else objective_fn.initial[i]
+            var.assign(value)
         for var, value in zip(model.non_trainable_variables, saved_state):
             var.assign(value)
     constraints_lib.make_feasible(variables, constraints)

@@ -7,24 +7,37 @@ Example::
 
 writes ``<out>/metrics.json`` (accuracy/loss of the dense, pruned and fine-tuned model,
 global and per-layer sparsity, non-zero parameters, gzip size, relative latency) and
-exports the stripped model to ``<out>/saved_model/`` (SavedModel with a
-``serving_default`` signature + ``model.keras``).
+exports the stripped model to ``<out>/saved_model/`` (SavedModel with the signatures
+``serving_default``, float32 inputs in ``[0, 1]``, and ``serving_raw``, uint8 pixels in
+``[0, 255]``; plus ``model.keras`` and ``config.json`` naming the data set). The evaluation and
+fine-tuning data set is ``--dataset``, or else the one named by the config.json that
+``tf-sfw train`` wrote beside the model.
 """
 
 import os
 
-from tf_sfw.cli.sweep import (
+from tf_sfw.cli._common import (
+    HelpFormatter,
+    add_common_arguments,
     add_data_arguments,
     add_scope_arguments,
+    check_model_input,
+    check_output_dir,
+    dataset_of_model,
     eval_dataset,
+    float_type,
+    int_type,
     load_arrays_subset,
-    non_negative_int,
+    load_model_argument,
     parse_layers,
     parse_sparsity,
-    positive_int,
-    report_errors,
+    quiet_tensorflow,
+    resolve_dataset,
+    run_command,
     write_json,
 )
+
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers):
@@ -32,45 +45,61 @@ def add_parser(subparsers):
         "prune",
         help="magnitude-prune a trained model to a sparsity (optionally fine-tune with the mask fixed) and export it",
         description="One-shot global or layer-wise magnitude pruning to an exact sparsity, optional fine-tuning "
-        "with the mask fixed, metrics.json and a SavedModel export.",
+        "with the mask fixed, metrics.json and a SavedModel export (signatures serving_default: float32 "
+        "inputs in [0, 1]; serving_raw: uint8 pixels in [0, 255]).",
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--model", required=True, help="trained model: .keras/.h5 file, Keras SavedModel directory, or export directory")
-    parser.add_argument("--sparsity", required=True, help="fraction of counted weights to set to zero, in [0, 1) (or e.g. 90%%)")
-    parser.add_argument("--retrain-epochs", type=non_negative_int, default=0, help="fine-tuning epochs with the mask fixed (default: 0)")
-    parser.add_argument("--retrain-lr", type=float, default=0.01, help="SGD learning rate for fine-tuning (momentum 0.9; default: 0.01)")
-    parser.add_argument("--batch-size", type=positive_int, default=128, help="fine-tuning batch size (default: 128)")
-    parser.add_argument("--train-examples", type=positive_int, default=None, help="fine-tune on the first N training examples only")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fine-tuning data order (default: 0)")
+    positive = lambda flag: int_type(flag, minimum=1)  # noqa: E731
+    parser.add_argument("--model", required=True,
+                        help="trained model: .keras/.h5 file, Keras SavedModel folder, or export folder")
+    parser.add_argument("--sparsity", required=True,
+                        help="fraction of counted weights to set to zero, in [0, 1), or a percentage such as 90%%")
+    parser.add_argument("--retrain-epochs", type=int_type("--retrain-epochs", minimum=0), default=0, metavar="N",
+                        help="fine-tuning epochs with the mask fixed")
+    parser.add_argument("--retrain-lr", type=float_type("--retrain-lr", low=0.0, low_open=True), default=0.01,
+                        metavar="LR", help="SGD learning rate for fine-tuning, momentum 0.9")
+    parser.add_argument("--batch-size", type=positive("--batch-size"), default=128, metavar="N", help="fine-tuning batch size")
+    parser.add_argument("--train-examples", type=positive("--train-examples"), default=None, metavar="N",
+                        help="fine-tune on the first N training examples only (default: all)")
+    parser.add_argument("--seed", type=int_type("--seed", minimum=0), default=0, help="seed of the fine-tuning data order")
     parser.add_argument("--no-eval", action="store_true", help="skip evaluation (no data needed unless fine-tuning)")
-    parser.add_argument("--latency-batch", type=positive_int, default=256, help="batch size for the latency measurement (default: 256)")
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--latency-batch", type=positive("--latency-batch"), default=256, metavar="N",
+                        help="batch size for the latency measurement")
+    parser.add_argument("--out", required=True, help="output folder (created)")
     add_scope_arguments(parser)
     add_data_arguments(parser)
+    add_common_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
 
 def _run(args):
     sparsity = parse_sparsity(args.sparsity)
-    if args.retrain_lr <= 0:
-        raise ValueError(f"`--retrain-lr` must be > 0. Received: --retrain-lr={args.retrain_lr}")
+    need_data = not args.no_eval or args.retrain_epochs > 0
+    dataset = resolve_dataset(args) if need_data else (args.dataset or dataset_of_model(args.model)[0])
+    out = check_output_dir(args.out, "--out")
+    # TensorFlow (without its C++ log lines) and the modules that use it are imported only now,
+    # after the command line was checked, and never when the parser is built (fast --help).
+    quiet_tensorflow(args.debug)
     import numpy as np
 
-    from tf_sfw._keras import keras
-    from tf_sfw.pruning.export import export_model, load_keras_model
+    from tf_sfw.data import make_train_dataset, steps_per_epoch
+    from tf_sfw.pruning.export import export_model
     from tf_sfw.pruning.magnitude import magnitude_masks
     from tf_sfw.pruning.masks import apply_masks, strip
     from tf_sfw.pruning.metrics import pruning_metrics
     from tf_sfw.pruning.retrain import fine_tune
     from tf_sfw.pruning.sweep import evaluate_classifier
+    from tf_sfw.training import build_optimizer
 
-    model = load_keras_model(args.model)
+    model = load_model_argument(args.model, "--model")
     layers = parse_layers(args.layers)
     masks = magnitude_masks(model, sparsity, scope=args.scope, include_bias=args.include_bias,
                             include_batchnorm=args.include_batchnorm, layers=layers)
     pruned = apply_masks(model, masks)
     result = {
         "model": args.model,
+        "dataset": dataset,
         "sparsity": sparsity,
         "scope": args.scope,
         "include_bias": args.include_bias,
@@ -78,25 +107,23 @@ def _run(args):
         "layers": layers,
         "retrain_epochs": args.retrain_epochs,
     }
-    need_data = not args.no_eval or args.retrain_epochs > 0
     test_ds = x_latency = None
     if need_data:
         (x_train, y_train), (x_test, y_test) = load_arrays_subset(
-            args.dataset, args.data_dir, train_examples=args.train_examples, test_examples=args.eval_examples
+            dataset, args.data_dir, train_examples=args.train_examples, test_examples=args.eval_examples
         )
+        check_model_input(model, x_test, dataset)
         test_ds = eval_dataset(x_test, y_test, args.eval_batch_size)
         x_latency = x_test[: args.latency_batch].astype(np.float32) / 255.0
-        result.update(dataset=args.dataset, eval_examples=int(len(y_test)))
+        result.update(eval_examples=int(len(y_test)))
     if not args.no_eval:
         result["dense_loss"], result["dense_accuracy"] = evaluate_classifier(model, test_ds)
         result["pruned_loss"], result["pruned_accuracy"] = evaluate_classifier(strip(pruned), test_ds)
     if args.retrain_epochs > 0:
-        from tf_sfw.data import make_train_dataset, steps_per_epoch
-
         train_ds = make_train_dataset(x_train, y_train, batch_size=args.batch_size, seed=args.seed, epochs=args.retrain_epochs)
         fine_tune(
             pruned, train_ds, args.retrain_epochs,
-            optimizer=keras.optimizers.SGD(learning_rate=args.retrain_lr, momentum=0.9),
+            optimizer=build_optimizer(pruned, {"optimizer": "sgd", "learning_rate": args.retrain_lr, "momentum": 0.9}),
             steps_per_epoch=steps_per_epoch(len(y_train), args.batch_size), verbose=2,
         )
         result["retrain_lr"] = args.retrain_lr
@@ -105,9 +132,10 @@ def _run(args):
     final = strip(pruned)
     result.update(pruning_metrics(final, dense_model=model, latency_batch=x_latency,
                                   include_bias=args.include_bias, include_batchnorm=args.include_batchnorm))
-    os.makedirs(args.out, exist_ok=True)
-    result["export_dir"] = export_model(final, os.path.join(args.out, "saved_model"))
-    write_json(os.path.join(args.out, "metrics.json"), result)
+    os.makedirs(out, exist_ok=True)
+    export_config = {"dataset": dataset} if dataset is not None else None
+    result["export_dir"] = export_model(final, os.path.join(args.out, "saved_model"), config=export_config)
+    write_json(os.path.join(out, "metrics.json"), result)
     print(f"pruned {args.model} to {100 * sparsity:.1f}% ({args.scope}): "
           f"{result['nonzero']} of {result['counted']} counted weights non-zero")
     for key in ("dense_accuracy", "pruned_accuracy", "retrained_accuracy"):
@@ -121,4 +149,4 @@ def _run(args):
 
 
 def run(args):
-    return report_errors("prune", _run, args)
+    return run_command("prune", _run, args)

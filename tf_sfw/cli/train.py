@@ -1,79 +1,172 @@
-"""``tf-sfw train``: train a model with SFW (or the SGD baseline); thin wrapper over `tf_sfw.training.train`."""
+"""``tf-sfw train``: train a model with SFW (or the SGD baseline); thin wrapper over `tf_sfw.training.train`.
+
+The parser imports nothing heavy (see :mod:`tf_sfw.cli.main`); every flag value is checked here
+with :mod:`tf_sfw.validation` under the flag's own name, so errors read e.g.
+"`--tau` must be a finite number > 0. Received: --tau=0.0".
+"""
 
 import argparse
+import os
 import sys
 
-__all__ = ["add_parser", "run", "config_from_args"]
+from tf_sfw.cli._common import (
+    CommandError,
+    HelpFormatter,
+    UsageError,
+    add_common_arguments,
+    check_output_dir,
+    float_type,
+    int_type,
+    quiet_tensorflow,
+    run_command,
+)
+
+__all__ = ["add_parser", "run", "config_from_args", "default_learning_rate"]
 
 # Kept in sync with tf_sfw.training / tf_sfw.models / tf_sfw.data (duplicated here so that
 # `tf-sfw --help` does not import TensorFlow; tests check they agree).
 MODELS = ("mnist_cnn", "simple_cnn", "resnet18", "resnet18_tiny_imagenet", "vgg16")
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "tiny_imagenet")
 OPTIMIZERS = ("sfw", "sgd")
-CONSTRAINTS = ("k_sparse", "k_support", "l1", "l2", "linf", "unconstrained")
+CONSTRAINTS = ("k_sparse", "k_support", "l1", "l2", "linf", "unconstrained", "group_k_sparse", "group_k_support", "nm")
 SCHEDULES = ("paper", "step", "loss_average", "constant")
 RESCALES = ("gradient", "diameter", "none")
+MODES = ("initialization", "radius", "diameter")
+
+#: Default initial learning rate of SFW for each ``--rescale``. The step is
+#: η = clip(lr · f, 0, 1) with f = ‖m‖₂/‖θ − v‖₂ ("gradient", the paper's setting with lr 1.0),
+#: f = 1/D ("diameter") or f = 1 ("none"). With "none" and lr 1.0 every step replaces the
+#: weights by a vertex of the set, and training stays at chance. The other two values are the
+#: best of a grid (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001) for the MNIST CNN over the
+#: k_sparse, k_support, l1, l2 and linf constraints (2 epochs on 6400 images, constant rate).
+SFW_LEARNING_RATES = {"gradient": 1.0, "diameter": 0.3, "none": 0.003}
+#: Default initial learning rate of the SGD baseline.
+SGD_LEARNING_RATE = 0.1
+
+
+def default_learning_rate(optimizer, rescale):
+    """The ``--lr`` used when none is given: see :data:`SFW_LEARNING_RATES`."""
+    return SGD_LEARNING_RATE if optimizer == "sgd" else SFW_LEARNING_RATES[rescale]
+
+
+DESCRIPTION = """\
+Train a network with Stochastic Frank-Wolfe in K-sparse polytopes. The defaults are the paper's
+setting (Miao et al., ICLR 2022, "Learning Pruning-Friendly Networks via Frank-Wolfe"): 180 epochs,
+batch 128, lr 1.0 with gradient rescaling, momentum 0.9, tau 15, K = max(10, 5% of each variable's
+size), lr divided by 10 after 1/3 and 2/3 of the run (epochs 61 and 121 of 180) plus the
+loss-average rule. Pass --epochs for a shorter run.
+
+Writes OUT/config.json, OUT/model.keras, OUT/metrics.json and OUT/log.csv (and TensorBoard logs in
+OUT/logs when the tensorboard package is installed). While the run is in progress OUT/backup/ holds
+its resumable state: continue an interrupted run with --resume."""
+
+
+def _lr_help():
+    per_rescale = ", ".join(f"{lr:g} with --rescale {r}" for r, lr in SFW_LEARNING_RATES.items())
+    return f"initial learning rate (default: sfw {per_rescale}; sgd {SGD_LEARNING_RATE:g})"
 
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "train",
-        help="Train a network with Stochastic Frank-Wolfe (or SGD) and save model.keras + metrics.json.",
-        description=(
-            "Train a network with Stochastic Frank-Wolfe in K-sparse polytopes (defaults: the paper's "
-            "setting: lr 1.0, momentum 0.9, gradient rescaling, tau 15, K = max(10, 5%% of n), batch 128, "
-            "lr /10 at epochs 61 and 121 plus the loss-average rule). Writes OUT/config.json, "
-            "OUT/model.keras and OUT/metrics.json; OUT/backup/ holds the resumable state while running."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="train a network with Stochastic Frank-Wolfe (or SGD); save model.keras and metrics.json",
+        description=DESCRIPTION,
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("--model", choices=MODELS, default="mnist_cnn")
-    p.add_argument("--dataset", choices=DATASETS, default="mnist")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sfw")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--data-dir", default=None, help="data directory (else $TF_SFW_DATA_DIR, ~/.keras, download)")
-    p.add_argument("--no-download", dest="download", action="store_false", help="never download data")
-    p.add_argument("--epochs", type=int, default=180)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--test-batch-size", type=int, default=100)
-    p.add_argument("--lr", dest="learning_rate", type=float, default=None, help="initial learning rate (default: 1.0 for sfw, 0.1 for sgd)")
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--rescale", choices=RESCALES, default="gradient", help="SFW step-size rescaling")
-    p.add_argument("--constraint", choices=CONSTRAINTS, default="k_sparse", help="SFW constraint set of each variable")
-    p.add_argument("--k", type=int, default=10, help="K-sparse: minimum K")
-    p.add_argument("--k-frac", type=float, default=0.05, help="K-sparse: K as a fraction of the variable size")
-    p.add_argument("--mode", choices=("initialization", "radius", "diameter"), default="initialization")
-    p.add_argument("--tau", dest="value", type=float, default=15.0, help="tau (mode initialization), radius or diameter")
-    p.add_argument("--unconstrained", action="append", default=[], metavar="REGEX", help="variables (re.search on names) trained by SGD; repeatable")
+    positive = lambda flag: int_type(flag, minimum=1)  # noqa: E731
+    p.add_argument("--out", required=True, metavar="OUT", help="output folder (created)")
+    p.add_argument("--model", choices=MODELS, default="mnist_cnn", help="network")
+    p.add_argument("--dataset", choices=DATASETS, default="mnist", help="training and test data set")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sfw", help="sfw, or the momentum-SGD baseline")
+    p.add_argument("--data-dir", default=None,
+                   help="data folder (default: $TF_SFW_DATA_DIR, else the Keras cache ~/.keras, else download)")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                   help="download the data set when it is not found locally (default: --download)")
+    p.add_argument("--epochs", type=positive("--epochs"), default=180, metavar="N",
+                   help="training epochs (default: 180, the paper's setting)")
+    p.add_argument("--batch-size", type=positive("--batch-size"), default=128, metavar="N", help="training batch size")
+    p.add_argument("--test-batch-size", type=positive("--test-batch-size"), default=100, metavar="N", help="evaluation batch size")
+    p.add_argument("--lr", dest="learning_rate", type=float_type("--lr", low=0.0, low_open=True), default=None,
+                   metavar="LR", help=_lr_help())
+    p.add_argument("--momentum", type=float_type("--momentum", low=0.0, high=1.0, high_open=True), default=0.9,
+                   help="momentum, in [0, 1)")
+    p.add_argument("--rescale", choices=RESCALES, default="gradient",
+                   help="SFW step size: lr times |m|/|theta - v| (gradient), 1/diameter (diameter) or 1 (none)")
+    p.add_argument("--constraint", choices=CONSTRAINTS, default="k_sparse",
+                   help="SFW constraint set of each variable (group_*: over output filters/units, K counted in "
+                   "groups; nm: at most N of every M consecutive input weights)")
+    p.add_argument("--k", type=positive("--k"), default=10, help="top-K sets: the minimum K")
+    p.add_argument("--nm-n", type=positive("--nm-n"), default=2, metavar="N", help="--constraint nm: N of N:M")
+    p.add_argument("--nm-m", type=positive("--nm-m"), default=4, metavar="M", help="--constraint nm: M of N:M")
+    p.add_argument("--k-frac", type=float_type("--k-frac", low=0.0, high=1.0, low_open=True), default=0.05,
+                   help="top-K sets: K as a fraction of the variable's size, in (0, 1]")
+    p.add_argument("--mode", choices=MODES, default="initialization",
+                   help="what --tau sets: the multiple of the expected initial norm, the radius or the diameter")
+    p.add_argument("--tau", dest="value", type=float_type("--tau", low=0.0, low_open=True), default=15.0, metavar="TAU",
+                   help="tau (--mode initialization), radius or diameter; > 0")
+    p.add_argument("--unconstrained", action="append", default=[], metavar="REGEX",
+                   help="variables (re.search on names) trained by SGD; repeatable (default: none)")
     p.add_argument("--unconstrained-bn", action="store_true", help="leave BatchNorm gamma/beta unconstrained")
-    p.add_argument("--weight-decay", type=float, default=None)
+    p.add_argument("--unconstrained-lr", dest="unconstrained_learning_rate", type=float_type("--unconstrained-lr", low=0.0),
+                   default=0.01, metavar="LR",
+                   help="momentum-SGD learning rate of --unconstrained / --unconstrained-bn variables")
+    p.add_argument("--weight-decay", type=float_type("--weight-decay", low=0.0), default=None,
+                   help="decoupled weight decay (default: 0, the paper's setting)")
     p.add_argument("--schedule", choices=SCHEDULES, default="paper", help="learning-rate schedule")
-    p.add_argument("--milestones", type=int, nargs="*", default=[61, 121], help="1-based epochs where lr is multiplied by --decay-factor")
-    p.add_argument("--decay-factor", type=float, default=0.1)
-    aug = p.add_mutually_exclusive_group()
-    aug.add_argument("--augment", dest="augment", action="store_true", default=None, help="random crop + flip (default: on for cifar10/tiny_imagenet)")
-    aug.add_argument("--no-augment", dest="augment", action="store_false")
-    p.add_argument("--subset", type=int, default=None, help="train on a seeded random subset of N examples")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-deterministic", dest="deterministic", action="store_false", help="disable TF op determinism")
+    p.add_argument("--milestones", type=int_type("--milestones", minimum=2), nargs="*", default=None,
+                   metavar="EPOCH", help="1-based epochs at whose start lr is multiplied by --decay-factor, for "
+                   "--schedule paper and step (default: at 1/3 and 2/3 of the run, i.e. 61 121 of 180 epochs; "
+                   "the flag without values: no step decay)")
+    p.add_argument("--decay-factor", type=float_type("--decay-factor", low=0.0, high=1.0, low_open=True), default=0.1,
+                   help="learning-rate multiplier at each milestone, in (0, 1]")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random crop + flip (default: on for cifar10 and tiny_imagenet, off otherwise)")
+    p.add_argument("--subset", type=positive("--subset"), default=None, metavar="N",
+                   help="train on a seeded random subset of N examples (default: all)")
+    p.add_argument("--seed", type=int_type("--seed", minimum=0), default=0,
+                   help="seed of the initial weights, dropout, data order and augmentation")
+    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
+                   help="TensorFlow op determinism, for bit-exact --resume (default: --deterministic)")
     p.add_argument("--validate", action="store_true", help="evaluate on the test set after every epoch")
-    p.add_argument("--backup-every", type=int, default=None, metavar="STEPS", help="back up every N steps (default: every epoch)")
-    p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    p.add_argument("--backup-every", type=positive("--backup-every"), default=None, metavar="STEPS",
+                   help="back up the run every N steps (default: at the end of every epoch)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in OUT")
     p.add_argument("--sfw-init", action="store_true",
-                   help="learn per-variable scales of the initialization first (SFW-Init, SPEC §4; sfw only, fresh runs)")
-    p.add_argument("--sfw-init-iterations", type=int, default=390, help="SFW-Init iterations")
-    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2)
+                   help="first learn a scale per variable of the initial weights (SFW-Init; sfw only, fresh runs)")
+    p.add_argument("--sfw-init-iterations", type=positive("--sfw-init-iterations"), default=390, metavar="N",
+                   help="SFW-Init iterations")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2,
+                   help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
+    add_common_arguments(p)
     p.set_defaults(command="train")
     return p
 
 
+def _check_combinations(args):
+    """Checks that involve several flags (UsageError, exit 2)."""
+    milestones = args.milestones
+    if milestones and list(milestones) != sorted(set(milestones)):
+        raise UsageError(f"`--milestones` must be strictly increasing. Received: --milestones={' '.join(map(str, milestones))}")
+    if args.nm_n > args.nm_m:
+        raise UsageError(f"`--nm-n` must be at most --nm-m ({args.nm_m}). Received: --nm-n={args.nm_n}")
+    if args.sfw_init and args.optimizer != "sfw":
+        raise UsageError(f"`--sfw-init` needs --optimizer sfw. Received: --optimizer={args.optimizer}")
+    if args.sfw_init and args.dataset == "tiny_imagenet":
+        raise UsageError("`--sfw-init` is not supported for --dataset tiny_imagenet (file-based data).")
+    lr = args.learning_rate
+    if args.optimizer == "sfw" and args.rescale == "none" and lr is not None and lr >= 1:
+        print(f"warning: --rescale none with --lr {lr:g}: every step has size clip(lr, 0, 1) = 1 and replaces "
+              f"the weights by a vertex of the constraint set; training stays at chance. The default for "
+              f"--rescale none is --lr {SFW_LEARNING_RATES['none']:g}.", file=sys.stderr)
+
+
 def config_from_args(args):
     """The `tf_sfw.training.TrainConfig` described by parsed CLI ``args``."""
-    from tf_sfw.training import TrainConfig
+    from tf_sfw.training import TrainConfig  # TensorFlow: only when the command runs
 
     lr = args.learning_rate
     if lr is None:
-        lr = 1.0 if args.optimizer == "sfw" else 0.1
+        lr = default_learning_rate(args.optimizer, args.rescale)
     return TrainConfig(
         model=args.model,
         dataset=args.dataset,
@@ -91,9 +184,12 @@ def config_from_args(args):
         value=args.value,
         unconstrained=tuple(args.unconstrained),
         unconstrained_bn=args.unconstrained_bn,
+        unconstrained_learning_rate=args.unconstrained_learning_rate,
+        nm_n=args.nm_n,
+        nm_m=args.nm_m,
         weight_decay=args.weight_decay,
         schedule=args.schedule,
-        milestones=tuple(args.milestones),
+        milestones=None if args.milestones is None else tuple(args.milestones),
         decay_factor=args.decay_factor,
         augment=args.augment,
         subset=args.subset,
@@ -101,52 +197,81 @@ def config_from_args(args):
         deterministic=args.deterministic,
         validate=args.validate,
         backup_every=args.backup_every,
+        sfw_init=args.sfw_init,
+        sfw_init_iterations=args.sfw_init_iterations,
         data_dir=args.data_dir,
         download=args.download,
         verbose=args.verbose,
     )
 
 
-def _sfw_init_callbacks(args, config):
-    """[SFWInitCallback] for ``--sfw-init`` on a fresh run (none when resuming from a backup)."""
-    if not getattr(args, "sfw_init", False):
-        return []
-    from pathlib import Path
-
-    import numpy as np
-
-    from tf_sfw import data as data_lib
-    from tf_sfw.sfw_init import SFWInitCallback
-    from tf_sfw.training import read_backup_step
-
-    if config.optimizer != "sfw":
-        raise ValueError(f"--sfw-init needs --optimizer sfw. Received: --optimizer {config.optimizer}")
-    if config.dataset == "tiny_imagenet":
-        raise ValueError("--sfw-init is not supported for tiny_imagenet (file-based data).")
-    if isinstance(args.sfw_init_iterations, bool) or args.sfw_init_iterations < 1:
-        raise ValueError(f"--sfw-init-iterations must be >= 1. Received: {args.sfw_init_iterations}")
-    backup = Path(args.out) / "backup"
-    if backup.exists() and read_backup_step(backup) is not None:
-        return []  # resuming: the initialization already happened in the interrupted run
-    (x, y), _ = data_lib.load_arrays(config.dataset, config.data_dir, download=config.download)
-    x, y = data_lib._subset(x, y, config.subset, config.seed)
-    return [SFWInitCallback((x.astype(np.float32) / 255.0, y), iterations=args.sfw_init_iterations,
-                            batch_size=config.batch_size, seed=config.seed)]
+def _missing_folders(path):
+    """``path`` and its ancestors that do not exist yet, innermost first."""
+    missing = []
+    while not os.path.exists(path) and path != os.path.dirname(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
 
 
-def run(args):
-    from tf_sfw.data import CorruptDatasetError, DatasetNotFoundError
-    from tf_sfw.training import train
+def _remove_failed_output(created):
+    """After a failed run, remove the folders it created if they hold nothing a ``--resume`` could use.
 
+    ``created``: the output folder and its ancestors that did not exist before the command
+    (innermost first). The output folder is removed only if it holds at most the run's
+    config.json (no backup/, no model), and each ancestor only if it is then empty.
+    """
+    if not created or not os.path.isdir(created[0]):
+        return
+    out = created[0]
     try:
-        config = config_from_args(args)
-        extra = _sfw_init_callbacks(args, config)
-        _, metrics = train(config, out=args.out, resume=args.resume, extra_callbacks=extra)
-    except (ValueError, FileExistsError, DatasetNotFoundError, CorruptDatasetError) as err:
-        print(f"tf-sfw train: error: {err}", file=sys.stderr)
-        return 2
+        leftovers = set(os.listdir(out))
+        if leftovers - {"config.json"}:
+            return
+        for name in leftovers:
+            os.remove(os.path.join(out, name))
+        for folder in created:
+            if os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
+    except OSError:  # best effort: never hide the run's own error
+        pass
+
+
+def _run(args):
+    _check_combinations(args)
+    out = check_output_dir(args.out, "--out")
+    # TensorFlow (without its C++ log lines) and the modules that use it are imported only now,
+    # after the command line was checked, and never when the parser is built (fast --help).
+    quiet_tensorflow(args.debug)
+    from tf_sfw.training import (
+        NothingToResumeError,
+        OutputDirError,
+        RunAlreadyCompleteError,
+        UnfinishedRunError,
+        train,
+    )
+
+    config = config_from_args(args)
+    created = _missing_folders(out)
+    finished = False
+    try:
+        _, metrics = train(config, out=out, resume=args.resume)
+        finished = True
+    except (UnfinishedRunError, NothingToResumeError, RunAlreadyCompleteError) as err:
+        # OUT holds an unfinished run (add --resume), none (drop --resume), or a finished one.
+        raise UsageError(str(err)) from err
+    except OutputDirError as err:
+        raise CommandError(f"`--out` cannot be written: {err.reason}. Received: --out={err.path!r}") from err
+    finally:
+        if not finished:
+            _remove_failed_output(created)
     print(
         f"test accuracy {metrics['test_accuracy']:.4f}  test loss {metrics['test_loss']:.4f}  "
         f"epochs {metrics['epochs']}  wall time {metrics['wall_time_s']:.1f} s  -> {args.out}"
     )
     return 0
+
+
+def run(args):
+    return run_command("train", _run, args)
+

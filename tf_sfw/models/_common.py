@@ -1,5 +1,7 @@
 """Argument checks shared by the model builders (private)."""
 
+from tf_sfw import validation
+
 __all__ = ["check_input_shape", "check_num_classes", "check_classifier_activation"]
 
 
@@ -24,8 +26,7 @@ def check_input_shape(input_shape, min_spatial=1):
 
 def check_num_classes(num_classes):
     """Validate the number of classes (an int >= 2)."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"`num_classes` must be an int >= 2. Received: num_classes={num_classes!r}")
+    return validation.check_int(num_classes, "num_classes", minimum=2)
 
 
 def check_classifier_activation(activation):

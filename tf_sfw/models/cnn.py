@@ -5,6 +5,7 @@ layer names are fixed (so pruning masks keyed by ``"<layer>/<weight>"`` are
 stable between runs).
 """
 
+from tf_sfw import validation
 from tf_sfw._keras import keras
 from tf_sfw.models._common import check_classifier_activation, check_input_shape, check_num_classes
 
@@ -33,8 +34,7 @@ def mnist_cnn(input_shape=(28, 28, 1), num_classes=10, dropout=0.5, classifier_a
     input_shape = check_input_shape(input_shape)
     check_num_classes(num_classes)
     classifier_activation = check_classifier_activation(classifier_activation)
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+    dropout = validation.check_fraction(dropout, "dropout")
     inputs = keras.Input(shape=input_shape, name="input")
     x = keras.layers.Conv2D(32, 3, activation="relu", name="conv2d")(inputs)
     x = keras.layers.MaxPooling2D(2, name="max_pooling2d")(x)

@@ -17,19 +17,26 @@ variant                     input            trainable    count_params()
 =========================== ================ ============ ==============
 CIFAR-10 (10 classes)       32x32x3          11 173 962   11 183 562
 Tiny-ImageNet (200 classes) 64x64x3          11 271 432   11 281 032
+width 0.25, 10 classes      32x32x1          701 178      703 578
 =========================== ================ ============ ==============
 
 The trainable count equals PyTorch's ``ResNet18()`` of kuangliu/pytorch-cifar.
 """
 
+from tf_sfw import validation
 from tf_sfw._keras import keras
 from tf_sfw.models._common import check_classifier_activation, check_input_shape, check_num_classes
 
-__all__ = ["resnet18", "resnet18_tiny_imagenet"]
+__all__ = ["resnet18", "resnet18_tiny_imagenet", "scaled_width"]
 
 # PyTorch BatchNorm2d defaults: momentum 0.1 (Keras: 1 - 0.1) and eps 1e-5.
 _BN_MOMENTUM = 0.9
 _BN_EPSILON = 1e-5
+
+
+def scaled_width(filters, width):
+    """``max(1, round(width · filters))``: the filter count of a stage under a width multiplier."""
+    return max(1, int(round(width * filters)))
 
 
 def _bn(name):
@@ -67,6 +74,7 @@ def resnet18(
     num_classes=10,
     classifier_activation="softmax",
     kernel_initializer="he_normal",
+    width=1.0,
     name="resnet18",
 ):
     """ResNet-18, CIFAR variant (3x3 stem, no max-pool), for any input size >= 8x8.
@@ -80,6 +88,9 @@ def resnet18(
         classifier_activation: ``"softmax"`` (default) or ``None`` for logits.
         kernel_initializer: Initializer of convolution kernels (``"he_normal"`` by default;
             the SFW ``initialization`` mode reads it to size each layer's polytope).
+        width: Width multiplier ``w > 0``: the stem and stages get
+            ``max(1, round(w·f))`` filters for ``f`` in 64, 64, 128, 256, 512 (1.0: the
+            original network; 0.25: 16, 16, 32, 64, 128 filters).
         name: Model name.
 
     Returns:
@@ -89,11 +100,13 @@ def resnet18(
     input_shape = check_input_shape(input_shape, min_spatial=8)
     check_num_classes(num_classes)
     classifier_activation = check_classifier_activation(classifier_activation)
+    width = validation.check_positive_number(width, "width")
     inputs = keras.Input(shape=input_shape, name="input")
-    x = _conv(64, 3, 1, "conv1", kernel_initializer)(inputs)
+    x = _conv(scaled_width(64, width), 3, 1, "conv1", kernel_initializer)(inputs)
     x = _bn("bn1")(x)
     x = keras.layers.ReLU(name="relu1")(x)
     for stage, (filters, strides) in enumerate([(64, 1), (128, 2), (256, 2), (512, 2)], start=1):
+        filters = scaled_width(filters, width)
         x = _basic_block(x, filters, strides, f"stage{stage}_block1", kernel_initializer)
         x = _basic_block(x, filters, 1, f"stage{stage}_block2", kernel_initializer)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)

@@ -1,6 +1,8 @@
-"""FW-guided iterative pruning (seed 003, SPEC §6): ``simple``, ``fw`` and ``fw_momentum``.
+r"""Frank-Wolfe-guided iterative pruning: ``simple``, ``fw`` and ``fw_momentum``.
 
-All three pruners share one interface::
+The three pruners compared in "Projection-Free CNN Pruning via Frank-Wolfe with Momentum"
+(Frank-Wolfe over relaxed masks after Miao et al., ICLR 2022, "Learning Pruning-Friendly
+Networks via Frank-Wolfe: One-Shot, Any-Sparsity, and No Retraining"). One interface::
 
     pruned_model, history = prune_<method>(model, data, target_sparsity, **options)
     pruned_model, history = prune(method, model, data, target_sparsity, **options)
@@ -12,102 +14,92 @@ model whose pruned weights are exact zeros, and a ``dict`` history (final masks,
 per-iteration records, fine-tune budget actually used).
 
 Counted weights are the kernels of conv/dense layers (biases with
-``include_bias=True``) as listed by :func:`tf_sfw.pruning.masks.prunable_weights`;
-pooling, flatten and dropout layers have no weights and are never touched. With
-``scope="global"`` one budget covers all ``n`` counted entries, with
+``include_bias=True``) as listed by :func:`tf_sfw.pruning.masks.prunable_weights`.
+With ``scope="global"`` one budget covers all ``n`` counted entries, with
 ``scope="layerwise"`` each tensor gets its own. The final binary mask always keeps
-exactly ``k = n - floor(s·n + 1/2)`` entries per scope (the counting rule of
-:mod:`tf_sfw.pruning.magnitude`, i.e. ``round((1-s)·n)`` except at exact halves).
+exactly ``k = n - floor(s·n + 1/2)`` entries per scope (`keep_count`).
 
 Fair budget. Every pruner spends the same number of fine-tuning examples
 ``fine_tune_examples`` (SGD, batch ``batch_size``, mask fixed through
-:func:`tf_sfw.pruning.masks.fine_tune`): ``simple`` in one final fine-tune, the FW
-variants split between interleaved fine-tunes and a final one (each fine-tune is
-rounded up to whole batches, so a run may see up to one batch per fine-tune more;
-``history["fine_tune_examples"]`` reports the exact count). The FW variants
-additionally spend ``iterations × subsample`` forward/backward passes (no weight
-update) to estimate the importance gradient.
+:func:`tf_sfw.pruning.retrain.fine_tune`): ``simple`` in one final fine-tune, the FW
+variants split between interleaved fine-tunes and a final one (each rounded up to whole
+batches; ``history["fine_tune_examples"]`` reports the exact count). The FW variants
+additionally spend ``iterations × subsample`` forward/backward passes (no weight update)
+to estimate the importance gradient.
 
 simple
-    Magnitude pruning = greedy backward selection: removing the entry with the
-    smallest ``|w_i|`` one at a time never changes the remaining magnitudes, so the
-    greedy sequence equals one sort; the ``n-k`` smallest ``|w_i|`` are removed
-    (ties: lower flat index first), then one fine-tune with the mask fixed.
+    Magnitude pruning: the ``k`` largest ``|w_i|`` are kept (among equal magnitudes the
+    lower flat index, `tf_sfw.selection`), then one fine-tune with the mask fixed.
+    (Greedy backward removal of the smallest ``|w_i|`` gives the same mask: removing an
+    entry never changes the others' magnitudes.)
 
 fw
     Frank-Wolfe on the relaxed mask polytope
 
-    .. math:: \\min_{m \\in M} L(w \\odot m), \\qquad
-              M = \\{m \\in [0,1]^n : \\textstyle\\sum_i m_i \\le k\\}.
+    .. math:: \min_{m \in M} L(w \odot m), \qquad
+              M = \{m \in [0,1]^n : \textstyle\sum_i m_i \le k\},
 
-    At iterate ``m_t`` the gradient is
+    with the gradient at the current iterate ``m_t``
 
-    .. math:: \\nabla_m L(w \\odot m_t) = w \\odot \\nabla_\\theta L(\\theta)
-              \\big|_{\\theta = w \\odot m_t},
+    .. math:: \nabla_m L(w \odot m_t) = w \odot \nabla_\theta L(\theta)
+              \big|_{\theta = w \odot m_t},
 
     estimated on a fresh random subsample of ``subsample`` training examples
-    (inference mode, i.e. no dropout). The LMO over ``M`` is the vertex
+    (inference mode). ``v_t`` is the LMO vertex of ``M`` (`tf_sfw.lmo.mask_polytope_lmo`:
+    ones at the (at most) ``k`` most negative gradient entries), and
+    ``m_{t+1} = (1 - γ) m_t + γ v_t`` (`tf_sfw.fw.convex_step`) with a constant ``γ``
+    (``step_size``, default 0.02) or ``γ_t = 2/(t+3)`` (``step_size="harmonic"``).
+    ``m_0`` is the magnitude mask (the ``simple`` solution, a vertex of ``M``).
 
-    .. math:: v_i = 1 \\iff g_i < 0 \\text{ and } g_i \\text{ is among the } k
-              \\text{ most negative entries}, \\quad v_i = 0 \\text{ otherwise},
+    Rounding (``rounding="projection"``, default): the final binary mask is the ``b``
+    with exactly ``k`` ones whose network is nearest to the relaxed one,
+    ``argmin_b Σ_i w_i^2 (m_i - b_i)^2``, i.e. it keeps the ``k`` largest
+    ``w_i^2 (2 m_i - 1)`` (magnitude pruning when ``m = 1`` on the kept set);
+    ``rounding="largest"`` keeps the ``k`` largest ``m_i``.
 
-    (with at least ``k`` negative entries this is exactly "the ``k`` most negative
-    entries"; entries with ``g_i >= 0`` are never selected, since putting them in
-    the mask cannot decrease the linear model). Step:
-    ``m_{t+1} = (1 - γ) m_t + γ v_t`` with a constant ``γ`` (``step_size``, default
-    0.02) or ``γ_t = 2/(t+3)`` (``step_size="harmonic"``). ``m_0`` is the magnitude
-    vertex (the ``simple`` solution, a feasible point of ``M``).
-
-    Reading of the seed -- three deliberate choices, all options of the interface:
-
-    * The gradient is taken at the *current iterate* ``w ⊙ m_t`` (as Frank-Wolfe
-      requires), not at the dense model: at the pre-trained dense point the signed
-      first-order term ``w_i ∂L/∂θ_i`` is close to zero-mean noise (the model is
-      near a stationary point), while at the relaxed point (kept weights shrunk by
-      ``m_i < 1``) it measures how much strengthening or restoring each weight
-      lowers the loss.
-    * Rounding (``rounding="projection"``, default): the final binary mask is the
-      ``b`` with exactly ``k`` ones whose network is nearest to the relaxed network,
-      ``argmin_b Σ_i w_i^2 (m_i - b_i)^2``, i.e. it keeps the ``k`` largest
-      ``w_i^2 (2 m_i - 1)``. Keeping the ``k`` largest ``m_i`` (``rounding="largest"``,
-      the literal reading) ignores that ``m`` only *scales* ``w``: an entry with
-      ``m_i = 0.9`` and a large weight matters more than one with ``m_i = 1`` and a
-      tiny weight. With ``m = 1`` on the kept set the projection is magnitude pruning.
-    * Small constant steps: the signed linear model of ``L(w ⊙ m)`` ignores
-      curvature, so large FW steps (``γ_0 = 2/3`` with the harmonic rule) swap
-      thousands of important weights for ones with a slightly negative gradient and
-      the loss at the rounded mask jumps (measured in
-      ``results/fw_momentum/tuning.md``: on the 2-epoch checkpoint at 90% sparsity
-      harmonic steps gave 96.3% (fw) / 88.5% (fw_momentum) test accuracy against
-      98.1% for ``simple``; ``γ = 0.02`` gave 98.2% / 98.3%). With ``γ = 0.02`` and
-      ``T = 8`` the FW iterate mostly *re-weights* the magnitude solution; the
-      honest summary is that on this CNN the gradient signal does not improve on
-      magnitude, and what ``fw_momentum`` gains comes from its gradual sparsity ramp
-      with interleaved fine-tunes.
-
-    Every ``fine_tune_every`` iterations the current rounded mask is fine-tuned.
-    Fine-tuning runs through tfmot wrappers, which overwrite pruned entries with
-    zeros; the pruner keeps the dense values ``w`` of currently pruned entries aside
-    and writes them back, so an entry that the FW iterate brings back into the mask
-    returns with its pre-trained value (only kept entries carry fine-tuned values).
+    Every ``fine_tune_every`` iterations the current rounded mask is fine-tuned. The
+    dense values ``w`` of currently pruned entries are kept aside and written back, so
+    an entry that the iterate brings back into the mask returns with its pre-trained
+    value (only kept entries carry fine-tuned values).
 
 fw_momentum
-    As ``fw``, with the direction replaced by the exponential moving average
-    ``d_t = β d_{t-1} + (1-β) g_t`` (``d_0 = g_0``) and the sparsity ramped from
-    ``initial_sparsity = s_0`` to the target:
+    As ``fw``, with the direction replaced by the momentum average
+    ``d_t = β d_{t-1} + (1-β) g_t`` (``d_0 = g_0``, `tf_sfw.fw.momentum_average`) and
+    the sparsity ramped from ``initial_sparsity = s_0`` to the target:
     ``s_t = s + (s_0 - s)(1 - t/(T-1))^p`` (``p = ramp_power``, cubic by default as in
-    Zhu & Gupta's gradual pruning). The LMO at iteration ``t`` uses ``k_t`` from
-    ``s_t`` and the interleaved fine-tunes use the mask rounded at ``s_t``, so the
-    network is pruned gradually; the final mask uses the target ``k``.
+    Zhu & Gupta's gradual pruning). The LMO at iteration ``t`` uses ``k_t`` from ``s_t``
+    and the interleaved fine-tunes the mask rounded at ``s_t``; the final mask uses the
+    target ``k``.
 
-The pure selection math (top-k with deterministic ties, LMO, FW step, EMA, ramp,
-rounding) is in small NumPy functions at the top of this module; the model-facing
-pruners below only orchestrate them.
+Why these defaults (small constant steps, projection rounding, the gradient at the
+iterate) and what they measured: ``results/fw_momentum/README.md``. The pure math is in
+`tf_sfw.pruning.relaxed_masks` (its names are re-exported here).
 """
 
 import numbers
 
 import numpy as np
+import tensorflow as tf
+
+from tf_sfw import validation
+from tf_sfw._keras import keras
+from tf_sfw.pruning.magnitude import validate_sparsity
+from tf_sfw.pruning.masks import apply_masks, is_pruned, prunable_weights, strip
+from tf_sfw.pruning.relaxed_masks import (
+    ROUNDINGS,
+    SCOPES,
+    ema,
+    fw_step_size,
+    fw_update,
+    keep_count,
+    lmo_mask_polytope,
+    lmo_masks,
+    round_mask,
+    select_topk,
+    sparsity_ramp,
+    topk_mask,
+)
+from tf_sfw.pruning.retrain import fine_tune
 
 __all__ = [
     "keep_count",
@@ -127,275 +119,6 @@ __all__ = [
     "PRUNERS",
 ]
 
-_SCOPES = ("global", "layerwise")
-
-
-# --------------------------------------------------------------------------- pure math
-
-
-def _check_sparsity(sparsity, name="sparsity"):
-    from tf_sfw.pruning.magnitude import validate_sparsity
-
-    return validate_sparsity(sparsity, name)
-
-
-def keep_count(n, sparsity):
-    """Number of entries kept out of ``n`` at sparsity ``s``: ``n - floor(s·n + 1/2)``.
-
-    Args:
-        n: Number of counted entries (non-negative integer).
-        sparsity: Target sparsity in ``[0, 1)``.
-
-    Returns:
-        ``k`` with ``|k - (1-s)·n| <= 1/2`` (same rounding as
-        :func:`tf_sfw.pruning.magnitude.num_pruned`).
-    """
-    from tf_sfw.pruning.magnitude import num_pruned
-
-    return int(n) - num_pruned(sparsity, n)
-
-
-def _check_k(k, n):
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= n:
-        raise ValueError(f"`k` must be an integer in [0, {n}]. Received: k={k!r}")
-    return int(k)
-
-
-def _flat_float(array, name):
-    flat = np.asarray(array, dtype=np.float64).ravel()
-    if not np.all(np.isfinite(flat)):
-        raise ValueError(f"`{name}` must contain only finite values.")
-    return flat
-
-
-def topk_mask(scores, k, tiebreak=None):
-    """Binary mask keeping exactly the ``k`` largest entries of ``scores``.
-
-    Ranking key, descending: ``(scores_i, tiebreak_i)``, then ascending flat index
-    ``i`` -- fully deterministic.
-
-    Args:
-        scores: Array of any shape.
-        k: Number of entries to keep, ``0 <= k <= scores.size``.
-        tiebreak: Optional array of the same shape; larger wins among equal scores.
-
-    Returns:
-        ``float32`` 0/1 array of ``scores``' shape with exactly ``k`` ones.
-    """
-    scores = np.asarray(scores)
-    flat = _flat_float(scores, "scores")
-    k = _check_k(k, flat.size)
-    if tiebreak is None:
-        tb = np.zeros_like(flat)
-    else:
-        tiebreak = np.asarray(tiebreak)
-        if tiebreak.shape != scores.shape:
-            raise ValueError(f"`tiebreak` must have the shape of `scores` {scores.shape}. Received: {tiebreak.shape}")
-        tb = _flat_float(tiebreak, "tiebreak")
-    order = np.lexsort((np.arange(flat.size), -tb, -flat))
-    mask = np.zeros(flat.size, dtype=np.float32)
-    mask[order[:k]] = 1.0
-    return mask.reshape(scores.shape)
-
-
-def lmo_mask_polytope(grad, k):
-    """Linear minimization oracle of ``M = {m ∈ [0,1]^n : Σ m ≤ k}``.
-
-    .. math:: v = \\arg\\min_{v \\in M} \\langle g, v \\rangle :\\;
-              v_i = 1 \\text{ for the (at most) } k \\text{ most negative } g_i < 0.
-
-    Ties between equal gradients are broken by lower flat index.
-
-    Args:
-        grad: Gradient array of any shape.
-        k: Budget, ``0 <= k <= grad.size``.
-
-    Returns:
-        ``float32`` 0/1 vertex of ``grad``'s shape with at most ``k`` ones.
-    """
-    grad = np.asarray(grad)
-    flat = _flat_float(grad, "grad")
-    k = _check_k(k, flat.size)
-    order = np.lexsort((np.arange(flat.size), flat))[:k]
-    order = order[flat[order] < 0]
-    vertex = np.zeros(flat.size, dtype=np.float32)
-    vertex[order] = 1.0
-    return vertex.reshape(grad.shape)
-
-
-def fw_step_size(t, offset=3.0):
-    """Frank-Wolfe step size ``γ_t = 2 / (t + offset)`` for iteration ``t >= 0``.
-
-    The default ``offset=3`` is the classic ``2/(t+2)`` with the initial point
-    counted as iterate 1 (so ``γ_0 = 2/3``); ``offset=2`` gives ``γ_0 = 1``.
-    """
-    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
-        raise ValueError(f"`t` must be a non-negative integer. Received: t={t!r}")
-    if not isinstance(offset, numbers.Real) or not offset >= 2:
-        raise ValueError(f"`offset` must be a number >= 2 (so that γ <= 1). Received: offset={offset!r}")
-    return 2.0 / (t + float(offset))
-
-
-def fw_update(m, v, gamma):
-    """Frank-Wolfe step ``(1 - γ) m + γ v`` (stays in any convex set containing m, v)."""
-    if not isinstance(gamma, numbers.Real) or not 0.0 <= float(gamma) <= 1.0:
-        raise ValueError(f"`gamma` must be in [0, 1]. Received: gamma={gamma!r}")
-    m, v = np.asarray(m), np.asarray(v)
-    if m.shape != v.shape:
-        raise ValueError(f"`m` and `v` must have the same shape. Received: {m.shape} and {v.shape}")
-    return ((1.0 - gamma) * m + gamma * v).astype(np.float64)
-
-
-def ema(previous, value, beta):
-    """Exponential moving average ``β·previous + (1-β)·value`` (``value`` if ``previous`` is None)."""
-    if not isinstance(beta, numbers.Real) or not 0.0 <= float(beta) < 1.0:
-        raise ValueError(f"`beta` must be in [0, 1). Received: beta={beta!r}")
-    value = np.asarray(value, dtype=np.float64)
-    if previous is None:
-        return value.copy()
-    previous = np.asarray(previous, dtype=np.float64)
-    if previous.shape != value.shape:
-        raise ValueError(f"`previous` and `value` must have the same shape. Received: {previous.shape} and {value.shape}")
-    return beta * previous + (1.0 - beta) * value
-
-
-def sparsity_ramp(t, num_iterations, initial_sparsity, final_sparsity, power=3.0):
-    """Sparsity at iteration ``t``: ``s + (s_0 - s)(1 - t/(T-1))^p`` (``s`` when ``T = 1``).
-
-    Args:
-        t: Iteration ``0 <= t < T``.
-        num_iterations: ``T >= 1``.
-        initial_sparsity: ``s_0`` in ``[0, s]``.
-        final_sparsity: ``s`` in ``[0, 1)``.
-        power: ``p > 0`` (3: cubic ramp of gradual pruning; 1: linear).
-
-    Returns:
-        ``s_t``, non-decreasing in ``t``, ``s_0`` at ``t = 0`` and ``s`` at ``t = T-1``.
-    """
-    final_sparsity = _check_sparsity(final_sparsity, "final_sparsity")
-    initial_sparsity = _check_sparsity(initial_sparsity, "initial_sparsity")
-    if initial_sparsity > final_sparsity:
-        raise ValueError(
-            "`initial_sparsity` must be <= `final_sparsity`. "
-            f"Received: initial_sparsity={initial_sparsity}, final_sparsity={final_sparsity}"
-        )
-    if isinstance(num_iterations, bool) or not isinstance(num_iterations, numbers.Integral) or num_iterations < 1:
-        raise ValueError(f"`num_iterations` must be a positive integer. Received: num_iterations={num_iterations!r}")
-    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= t < num_iterations:
-        raise ValueError(f"`t` must be an integer in [0, {num_iterations}). Received: t={t!r}")
-    if not isinstance(power, numbers.Real) or not power > 0:
-        raise ValueError(f"`power` must be > 0. Received: power={power!r}")
-    if num_iterations == 1:
-        return final_sparsity
-    frac = t / (num_iterations - 1)
-    return final_sparsity + (initial_sparsity - final_sparsity) * (1.0 - frac) ** float(power)
-
-
-def _check_scope(scope):
-    if scope not in _SCOPES:
-        raise ValueError(f"`scope` must be one of {_SCOPES}. Received: scope={scope!r}")
-    return scope
-
-
-def _concat(arrays):
-    keys = list(arrays)
-    shapes = [np.asarray(arrays[k]).shape for k in keys]
-    flat = np.concatenate([np.asarray(arrays[k], dtype=np.float64).ravel() for k in keys])
-    return keys, shapes, flat
-
-
-def _split(keys, shapes, flat):
-    out, start = {}, 0
-    for key, shape in zip(keys, shapes):
-        size = int(np.prod(shape, dtype=np.int64))
-        out[key] = flat[start : start + size].reshape(shape).astype(np.float32)
-        start += size
-    return out
-
-
-def _check_dict(arrays, name):
-    if not hasattr(arrays, "items") or len(arrays) == 0:
-        raise ValueError(f"`{name}` must be a non-empty mapping {{key: array}}. Received: {arrays!r:.100}")
-
-
-def select_topk(scores, sparsity, scope="global", tiebreak=None):
-    """Binary masks keeping the largest ``scores`` at ``sparsity`` (global or per tensor).
-
-    Args:
-        scores: Mapping ``{key: array}``.
-        sparsity: Target sparsity in ``[0, 1)``; exactly ``keep_count(n, s)`` entries
-            are kept over all tensors (``"global"``) or in each tensor (``"layerwise"``).
-        scope: ``"global"`` or ``"layerwise"``.
-        tiebreak: Optional mapping with the same keys/shapes (larger wins ties).
-
-    Returns:
-        Mapping ``{key: float32 0/1 mask}``.
-    """
-    _check_dict(scores, "scores")
-    sparsity = _check_sparsity(sparsity)
-    scope = _check_scope(scope)
-    if tiebreak is not None and set(tiebreak) != set(scores):
-        raise ValueError(f"`tiebreak` must have the keys of `scores` {list(scores)}. Received: {list(tiebreak)}")
-    if scope == "layerwise":
-        return {
-            key: topk_mask(value, keep_count(np.asarray(value).size, sparsity),
-                           None if tiebreak is None else tiebreak[key])
-            for key, value in scores.items()
-        }
-    keys, shapes, flat = _concat(scores)
-    tb = None if tiebreak is None else _concat({k: tiebreak[k] for k in keys})[2]
-    return _split(keys, shapes, topk_mask(flat, keep_count(flat.size, sparsity), tb))
-
-
-def lmo_masks(grads, sparsity, scope="global"):
-    """LMO vertices of the mask polytope(s) for gradients ``{key: array}``.
-
-    ``"global"``: one polytope ``Σ_all m ≤ k`` over the concatenation;
-    ``"layerwise"``: one polytope per tensor.
-    """
-    _check_dict(grads, "grads")
-    sparsity = _check_sparsity(sparsity)
-    scope = _check_scope(scope)
-    if scope == "layerwise":
-        return {key: lmo_mask_polytope(g, keep_count(np.asarray(g).size, sparsity)) for key, g in grads.items()}
-    keys, shapes, flat = _concat(grads)
-    return _split(keys, shapes, lmo_mask_polytope(flat, keep_count(flat.size, sparsity)))
-
-
-def round_mask(relaxed, weights, sparsity, scope="global", rounding="projection"):
-    """Binary mask with exactly ``keep_count`` ones from a relaxed mask ``m``.
-
-    ``rounding="projection"``: the binary ``b`` (with the right count) whose network is
-    closest to the relaxed one in weight space,
-    ``argmin_b Σ_i w_i^2 (m_i - b_i)^2``, i.e. keep the largest
-    ``w_i^2 (2 m_i - 1)``; for ``m = 1`` this is magnitude pruning.
-    ``rounding="largest"``: keep the largest ``m_i``. Ties: larger ``|w_i|``, then lower index.
-
-    Args:
-        relaxed: Mapping ``{key: m}`` with entries in ``[0, 1]``.
-        weights: Mapping ``{key: w}`` (same keys and shapes).
-        sparsity: Target sparsity in ``[0, 1)``.
-        scope: ``"global"`` or ``"layerwise"``.
-        rounding: ``"projection"`` or ``"largest"``.
-
-    Returns:
-        Mapping ``{key: float32 0/1 mask}``.
-    """
-    if rounding not in ("projection", "largest"):
-        raise ValueError(f"`rounding` must be 'projection' or 'largest'. Received: rounding={rounding!r}")
-    _check_dict(relaxed, "relaxed")
-    if set(weights) != set(relaxed):
-        raise ValueError(f"`weights` must have the keys of `relaxed` {list(relaxed)}. Received: {list(weights)}")
-    magnitude = {k: np.abs(np.asarray(weights[k], dtype=np.float64)) for k in relaxed}
-    if rounding == "largest":
-        scores = relaxed
-    else:
-        scores = {k: magnitude[k] ** 2 * (2.0 * np.asarray(relaxed[k], dtype=np.float64) - 1.0) for k in relaxed}
-    return select_topk(scores, sparsity, scope, tiebreak=magnitude)
-
-
-# --------------------------------------------------------------------------- pruners
-
 
 def _check_data(data):
     if not isinstance(data, (tuple, list)) or len(data) != 2:
@@ -408,43 +131,19 @@ def _check_data(data):
     return x, y
 
 
-def _check_positive_int(value, name, allow_zero=False):
-    low = 0 if allow_zero else 1
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_fraction(value, name, closed_right=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0.0 <= float(value) and (
-        float(value) <= 1.0 if closed_right else float(value) < 1.0
-    )
-    if not ok:
-        interval = "[0, 1]" if closed_right else "[0, 1)"
-        raise ValueError(f"`{name}` must be in {interval}. Received: {name}={value!r}")
-    return float(value)
-
-
 class _Context:
     """Shared state of one pruning run: the working model, its weights, data and budget."""
 
     def __init__(self, model, data, include_bias, batch_size, learning_rate, momentum, seed, loss, verbose):
-        import tensorflow as tf
-
-        from tf_sfw._keras import keras
-        from tf_sfw.pruning.masks import is_pruned, prunable_weights
-
         if not isinstance(model, keras.Model):
             raise ValueError(f"`model` must be a tf_keras `keras.Model`. Received: model of type {type(model).__name__}")
         if is_pruned(model):
             raise ValueError(f"`model` {model.name!r} already has pruning wrappers; pass the unwrapped model.")
         self.x, self.y = _check_data(data)
-        self.batch_size = _check_positive_int(batch_size, "batch_size")
-        if not isinstance(learning_rate, numbers.Real) or not learning_rate > 0:
-            raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}")
-        self.learning_rate = float(learning_rate)
-        self.momentum = _check_fraction(momentum, "momentum")
-        self.seed = _check_positive_int(seed, "seed", allow_zero=True)
+        self.batch_size = validation.check_positive_int(batch_size, "batch_size")
+        self.learning_rate = validation.check_positive_number(learning_rate, "learning_rate")
+        self.momentum = validation.check_fraction(momentum, "momentum")
+        self.seed = validation.check_int(seed, "seed", minimum=0)
         self.verbose = verbose
         self.loss = keras.losses.get(loss)
         keras.utils.set_random_seed(self.seed)
@@ -490,8 +189,6 @@ class _Context:
         return {k: self.dense[k].astype(np.float64) * g for k, g in zip(self.keys, total)}, total_loss
 
     def _dataset(self, examples):
-        import tensorflow as tf
-
         # A fresh, differently seeded shuffle for every fine-tune so that interleaved
         # fine-tunes do not all see the same first batches.
         seed = self.seed * 1000 + self.fine_tunes
@@ -505,9 +202,6 @@ class _Context:
         Kept entries of ``dense`` take the fine-tuned values, pruned entries keep their
         previous dense values; non-counted weights (biases, ...) take the fine-tuned values.
         """
-        from tf_sfw._keras import keras
-        from tf_sfw.pruning.masks import apply_masks, fine_tune, strip
-
         for key, var in self.variables.items():
             var.assign(self.dense[key])
         wrapped = apply_masks(self.net, masks)
@@ -569,9 +263,9 @@ def prune_simple(
         with ``masks``, ``nonzero_fraction``, ``fine_tune_examples`` (examples actually
         seen), ``fine_tune_loss``.
     """
-    target_sparsity = _check_sparsity(target_sparsity, "target_sparsity")
-    scope = _check_scope(scope)
-    fine_tune_examples = _check_positive_int(fine_tune_examples, "fine_tune_examples", allow_zero=True)
+    target_sparsity = validate_sparsity(target_sparsity, "target_sparsity")
+    scope = validation.check_choice(scope, "scope", SCOPES)
+    fine_tune_examples = validation.check_int(fine_tune_examples, "fine_tune_examples", minimum=0)
     ctx = _Context(model, data, include_bias, batch_size, learning_rate, momentum, seed, loss, verbose)
     masks = select_topk(ctx.magnitude(), target_sparsity, scope)
     pruned, ft_loss = ctx.fine_tune(masks, fine_tune_examples)
@@ -586,59 +280,73 @@ def prune_simple(
     }
 
 
-def _prune_fw(
-    model, data, target_sparsity, *, method, scope, include_bias, iterations, subsample, step_size, rounding,
-    fine_tune_every, fine_tune_examples, final_fine_tune_fraction, beta, initial_sparsity, ramp_power, batch_size,
-    learning_rate, momentum, seed, loss, verbose,
-):
-    target_sparsity = _check_sparsity(target_sparsity, "target_sparsity")
-    scope = _check_scope(scope)
-    iterations = _check_positive_int(iterations, "iterations")
-    subsample = _check_positive_int(subsample, "subsample")
+def _check_fw_options(method, target_sparsity, o):
+    """Validated options of `_prune_fw` (``o``: dict of its keyword arguments)."""
+    o["iterations"] = validation.check_positive_int(o["iterations"], "iterations")
+    o["subsample"] = validation.check_positive_int(o["subsample"], "subsample")
+    step_size = o["step_size"]
     if not (step_size == "harmonic" or (isinstance(step_size, numbers.Real) and not isinstance(step_size, bool) and 0 < step_size <= 1)):
         raise ValueError(f"`step_size` must be 'harmonic' or a number in (0, 1]. Received: step_size={step_size!r}")
-    if rounding not in ("projection", "largest"):
-        raise ValueError(f"`rounding` must be 'projection' or 'largest'. Received: rounding={rounding!r}")
-    fine_tune_every = _check_positive_int(fine_tune_every, "fine_tune_every", allow_zero=True)
-    fine_tune_examples = _check_positive_int(fine_tune_examples, "fine_tune_examples", allow_zero=True)
-    final_fine_tune_fraction = _check_fraction(final_fine_tune_fraction, "final_fine_tune_fraction", closed_right=True)
+    validation.check_choice(o["rounding"], "rounding", ROUNDINGS)
+    o["fine_tune_every"] = validation.check_int(o["fine_tune_every"], "fine_tune_every", minimum=0)
+    o["fine_tune_examples"] = validation.check_int(o["fine_tune_examples"], "fine_tune_examples", minimum=0)
+    o["final_fine_tune_fraction"] = validation.check_fraction(
+        o["final_fine_tune_fraction"], "final_fine_tune_fraction", closed_right=True
+    )
     if method == "fw_momentum":
-        beta = _check_fraction(beta, "beta")
-        initial_sparsity = _check_sparsity(initial_sparsity, "initial_sparsity")
-        if initial_sparsity > target_sparsity:
+        o["beta"] = validation.check_fraction(o["beta"], "beta")
+        o["initial_sparsity"] = validate_sparsity(o["initial_sparsity"], "initial_sparsity")
+        if o["initial_sparsity"] > target_sparsity:
             raise ValueError(
                 "`initial_sparsity` must be <= `target_sparsity`. "
-                f"Received: initial_sparsity={initial_sparsity}, target_sparsity={target_sparsity}"
+                f"Received: initial_sparsity={o['initial_sparsity']}, target_sparsity={target_sparsity}"
             )
+    return o
+
+
+def _fine_tune_plan(iterations, every, examples, final_fraction):
+    """``(iterations followed by a fine-tune, examples of each, examples of the final one)``.
+
+    Interleaved fine-tunes follow the iterations ``t`` with ``(t+1) % every == 0`` except
+    the last (the final fine-tune follows it); they share ``1 - final_fraction`` of the
+    budget equally.
+    """
+    ft_iters = [] if every == 0 else [t for t in range(iterations - 1) if (t + 1) % every == 0]
+    interleaved_total = int(round(examples * (1.0 - final_fraction))) if ft_iters else 0
+    per_ft = interleaved_total // len(ft_iters) if ft_iters else 0
+    return ft_iters, per_ft, examples - per_ft * len(ft_iters)
+
+
+def _prune_fw(model, data, target_sparsity, *, method, scope, include_bias, batch_size, learning_rate, momentum,
+              seed, loss, verbose, **options):
+    """The ``fw`` / ``fw_momentum`` loop (module docstring); ``options`` as in `prune_fw_momentum`."""
+    target_sparsity = validate_sparsity(target_sparsity, "target_sparsity")
+    scope = validation.check_choice(scope, "scope", SCOPES)
+    o = _check_fw_options(method, target_sparsity, options)
 
     def sparsity_at(t):
         if method == "fw_momentum":
-            return sparsity_ramp(t, iterations, initial_sparsity, target_sparsity, ramp_power)
+            return sparsity_ramp(t, o["iterations"], o["initial_sparsity"], target_sparsity, o["ramp_power"])
         return target_sparsity
 
     ctx = _Context(model, data, include_bias, batch_size, learning_rate, momentum, seed, loss, verbose)
-    # Interleaved fine-tunes after iterations t with (t+1) % every == 0, except the last
-    # (the final fine-tune follows it); their budget is split equally.
-    ft_iters = [] if fine_tune_every == 0 else [t for t in range(iterations - 1) if (t + 1) % fine_tune_every == 0]
-    interleaved_total = int(round(fine_tune_examples * (1.0 - final_fine_tune_fraction))) if ft_iters else 0
-    per_ft = interleaved_total // len(ft_iters) if ft_iters else 0
-    final_examples = fine_tune_examples - per_ft * len(ft_iters)
-
+    ft_iters, per_ft, final_examples = _fine_tune_plan(
+        o["iterations"], o["fine_tune_every"], o["fine_tune_examples"], o["final_fine_tune_fraction"]
+    )
     binary = select_topk(ctx.magnitude(), sparsity_at(0), scope)
     relaxed = {k: v.astype(np.float64) for k, v in binary.items()}
-    direction = None
-    records = []
-    for t in range(iterations):
+    direction, records = None, []
+    for t in range(o["iterations"]):
         s_t = sparsity_at(t)
-        grad, point_loss = ctx.importance_gradient(relaxed, subsample)  # ∇_m L(w ⊙ m) at m = m_t
+        grad, point_loss = ctx.importance_gradient(relaxed, o["subsample"])  # ∇_m L(w ⊙ m) at m = m_t
         if method == "fw_momentum":
-            direction = {k: ema(None if direction is None else direction[k], grad[k], beta) for k in ctx.keys}
+            direction = {k: ema(None if direction is None else direction[k], grad[k], o["beta"]) for k in ctx.keys}
         else:
             direction = grad
         vertex = lmo_masks(direction, s_t, scope)
-        gamma = fw_step_size(t) if step_size == "harmonic" else float(step_size)
+        gamma = fw_step_size(t) if o["step_size"] == "harmonic" else float(o["step_size"])
         relaxed = {k: fw_update(relaxed[k], vertex[k], gamma) for k in ctx.keys}
-        new = round_mask(relaxed, ctx.dense, s_t, scope, rounding)
+        new = round_mask(relaxed, ctx.dense, s_t, scope, o["rounding"])
         record = {
             "iteration": t,
             "sparsity": s_t,
@@ -652,7 +360,7 @@ def _prune_fw(
         if t in ft_iters:
             _, record["fine_tune_loss"] = ctx.fine_tune(binary, per_ft)
         records.append(record)
-    final = round_mask(relaxed, ctx.dense, target_sparsity, scope, rounding)
+    final = round_mask(relaxed, ctx.dense, target_sparsity, scope, o["rounding"])
     pruned, ft_loss = ctx.fine_tune(final, final_examples)
     return pruned, {
         "method": method,

@@ -12,12 +12,15 @@ the number of pruned entries is
 .. math:: z(s, n) = \\lfloor s \\cdot n + 1/2 \\rfloor ,
 
 i.e. ``s * n`` rounded half up, so the achieved sparsity ``z / n`` equals ``s`` to
-within half a weight.
+within half a weight -- except that at least one entry is always kept
+(``z <= n - 1``; globally one entry over all tensors, layer-wise one per tensor), so a
+sparsity just below 1 never zeroes every weight.
 
-Global pruning (SPEC §5). All counted entries are concatenated in key order into one
+Global pruning. All counted entries are concatenated in key order into one
 vector ``a = |θ|`` of length ``n``; the entries are ranked by the key
-``(a_i, i)`` -- magnitude first, ties broken by the flat index ``i`` so that the
-lower index is pruned first -- and the ``z(s, n)`` lowest-ranked entries are zeroed.
+``(a_i, -i)`` -- magnitude first, ties broken by the flat index ``i`` so that the
+higher index is pruned first (the lower one kept: the tie rule of every top-K mask,
+`tf_sfw.selection`) -- and the ``z(s, n)`` lowest-ranked entries are zeroed.
 This is "zero everything below the threshold that a fraction ``s`` of all ``|θ|``
 lies below", with the count made exact even when magnitudes tie (for example many
 weights that are exactly zero).
@@ -31,9 +34,10 @@ nested, and a sweep over many sparsities only needs one sort
 """
 
 import math
-import numbers
 
 import numpy as np
+
+from tf_sfw import selection, validation
 
 __all__ = [
     "validate_sparsity",
@@ -59,28 +63,27 @@ def validate_sparsity(sparsity, name="sparsity"):
     Raises:
         ValueError: If ``sparsity`` is not a real number in ``[0, 1)``.
     """
-    if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
-        raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={sparsity!r}")
-    value = float(sparsity)
-    if not (0.0 <= value < 1.0):  # also rejects NaN
-        raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={sparsity!r}")
-    return value
+    return validation.check_fraction(sparsity, name)
 
 
 def num_pruned(sparsity, n):
-    """Number of entries pruned out of ``n`` at sparsity ``s``: ``floor(s * n + 1/2)``.
+    """Number of entries pruned out of ``n`` at sparsity ``s``: ``min(floor(s * n + 1/2), n - 1)``.
+
+    ``s * n`` rounded half up, except that at least one entry is always kept: a sparsity
+    ``s < 1`` so close to 1 that it rounds to pruning everything (``s >= 1 - 1/(2n)``,
+    e.g. ``s = 0.999999`` on fewer than 500 000 weights) keeps exactly one entry.
 
     Args:
         sparsity: Target sparsity in ``[0, 1)``.
         n: Number of counted weights (``>= 0``).
 
     Returns:
-        The integer ``z`` with ``|z - s * n| <= 1/2``.
+        The integer ``z`` with ``|z - s * n| <= 1/2`` and ``z <= n - 1`` (``z = 0`` for
+        ``n = 0``).
     """
     sparsity = validate_sparsity(sparsity)
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"`n` must be a non-negative integer. Received: n={n!r}")
-    return min(int(math.floor(sparsity * int(n) + 0.5)), int(n))
+    n = validation.check_int(n, "n", minimum=0)
+    return max(0, min(int(math.floor(sparsity * n + 0.5)), n - 1))
 
 
 def _as_arrays(weights):
@@ -103,7 +106,10 @@ def _as_arrays(weights):
 
 
 def magnitude_order(weights):
-    """Global pruning order of all entries: ascending ``(|θ_i|, i)``.
+    """Global pruning order of all entries: ascending ``|θ_i|``, ties by descending ``i``.
+
+    The reverse of `tf_sfw.selection.ranking` of ``|θ|`` (the package's one tie rule:
+    among equal magnitudes the lower flat index is kept, so the higher one is pruned first).
 
     Args:
         weights: Mapping ``{key: array}``; entries are concatenated in key order
@@ -115,7 +121,7 @@ def magnitude_order(weights):
     """
     arrays = _as_arrays(weights)
     flat = np.concatenate([np.abs(a.astype(np.float64, copy=False)).ravel() for a in arrays.values()])
-    return np.argsort(flat, kind="stable").astype(np.int64)
+    return selection.pruning_order(flat)
 
 
 def masks_from_order(order, shapes, n_pruned):
@@ -133,8 +139,7 @@ def masks_from_order(order, shapes, n_pruned):
     total = int(sum(sizes))
     if len(order) != total:
         raise ValueError(f"`order` has {len(order)} entries but `shapes` hold {total}.")
-    if isinstance(n_pruned, bool) or not isinstance(n_pruned, numbers.Integral) or not 0 <= n_pruned <= total:
-        raise ValueError(f"`n_pruned` must be an integer in [0, {total}]. Received: n_pruned={n_pruned!r}")
+    n_pruned = validation.check_int(n_pruned, "n_pruned", minimum=0, maximum=total)
     flat = np.ones(total, dtype=np.float32)
     flat[order[: int(n_pruned)]] = 0.0
     masks, start = {}, 0
@@ -145,10 +150,10 @@ def masks_from_order(order, shapes, n_pruned):
 
 
 def global_magnitude_masks(weights, sparsity):
-    """Global magnitude masks: one threshold over all counted weights (SPEC §5).
+    """Global magnitude masks: one threshold over all counted weights.
 
     Exactly ``floor(s * n + 1/2)`` of the ``n`` entries (over all tensors) are zeroed:
-    those with the smallest ``|θ|``, ties broken by lower flat index first.
+    those with the smallest ``|θ|``, ties broken by higher flat index first.
 
     Args:
         weights: Mapping ``{key: array}`` of the counted weights.
@@ -167,7 +172,7 @@ def layerwise_magnitude_masks(weights, sparsity):
     """Layer-wise magnitude masks: each tensor pruned to its own sparsity.
 
     Tensor ``l`` with ``n_l`` entries gets exactly ``floor(s_l * n_l + 1/2)`` zeros at
-    its smallest ``|θ|`` (ties broken by lower flat index first).
+    its smallest ``|θ|`` (ties broken by higher flat index first).
 
     Args:
         weights: Mapping ``{key: array}``.
@@ -215,7 +220,7 @@ def magnitude_masks(model, sparsity, scope="global", include_bias=False, include
     Returns:
         Mapping ``{"<layer>/<weight>": float32 0/1 mask}``.
     """
-    from tf_sfw.pruning.masks import prunable_weights  # local: keeps this module NumPy-only
+    from tf_sfw.pruning.masks import prunable_weights  # local: keeps tfmot out of this module
 
     weights = prunable_weights(model, include_bias=include_bias, include_batchnorm=include_batchnorm, layers=layers)
     values = {k: v.numpy() for k, v in weights.items()}

@@ -1,14 +1,16 @@
 """Fixed pruning masks on Keras models through tfmot ``prune_low_magnitude`` wrappers.
 
 Masks are plain NumPy arrays keyed by ``"<layer name>/<weight name>"`` (the original,
-unwrapped layer's name, e.g. ``"conv2d/kernel"``), with ``1`` = keep, ``0`` = prune.
+unwrapped layer's name, e.g. ``"conv2d/kernel"``), with ``1`` = keep, ``0`` = prune. In a
+model with nested sub-models (a functional model or a Sequential used as a layer) the key
+starts with the sub-models' names: ``"encoder/conv2d/kernel"``.
 
 :func:`apply_masks` returns a *copy* of a model whose masked layers are wrapped in
 ``tfmot.sparsity.keras.PruneLowMagnitude`` with a :class:`FixedMask` pruning schedule,
 i.e. a schedule that never recomputes the masks: the masks stay exactly what was set
 with :func:`apply_masks` / :func:`set_masks`. The wrappers multiply every masked
 weight by its mask before each training forward pass and at the end of each epoch
-(``UpdatePruningStep``), so with :func:`fine_tune` the pruned entries stay exactly
+(``UpdatePruningStep``), so with :func:`tf_sfw.pruning.retrain.fine_tune` the pruned entries stay exactly
 ``0`` while the others train. :func:`strip` removes the wrappers.
 
 Which weights count (:func:`prunable_weights`): kernels of every layer (``kernel``,
@@ -17,6 +19,22 @@ BatchNormalization ``gamma``/``beta``; never BatchNormalization moving statistic
 Biases and BatchNorm parameters are not prunable in tfmot's own registry; here every
 masked layer is given a ``get_prunable_weights`` method listing exactly the masked
 weights, which tfmot's wrapper accepts for any layer.
+
+tfmot's own schedules and ties. tfmot's wrapper (``prune_low_magnitude`` with e.g.
+``ConstantSparsity`` / ``PolynomialDecay``) keeps ``k = max(round(n (1 - s)), 1)``
+entries by a threshold: every entry with ``|w| >=`` the k-th largest magnitude is kept.
+When magnitudes tie -- as they do for Stochastic Frank-Wolfe iterates, which sit at or near
+vertices of the K-sparse polytope where many entries have exactly the same magnitude --
+all tied entries are kept, so the achieved sparsity falls short of the target (e.g. 76%
+instead of 80%). The masks of this package count exactly (ties broken by index, see
+`tf_sfw.pruning.magnitude`). To get exact sparsity:
+
+* prune with this package: ``apply_masks(model, magnitude_masks(model, s))`` (or
+  `tf_sfw.pruning.sweep`), or
+* keep tfmot's schedule and make its masks exact with
+  `tf_sfw.pruning.exact_masks.make_masks_exact` after training (or with its
+  `ExactMasks` callback, at the end of every epoch and of
+  training, after tfmot's ``UpdatePruningStep``), then ``strip_pruning`` / :func:`strip`.
 """
 
 import numpy as np
@@ -24,8 +42,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
 from tf_sfw._keras import keras
-
-from tf_sfw.pruning.retrain import fine_tune
+from tf_sfw.variables import short_name
 
 __all__ = [
     "FixedMask",
@@ -36,7 +53,6 @@ __all__ = [
     "set_masks",
     "strip",
     "is_pruned",
-    "fine_tune",
 ]
 
 
@@ -62,23 +78,36 @@ class FixedMask(tfmot.sparsity.keras.PruningSchedule):
         return {"class_name": self.__class__.__name__, "config": {}}
 
 
-def _short_name(variable):
-    """``"prune_low_magnitude_conv2d/conv2d/kernel:0"`` -> ``"kernel"``."""
-    return variable.name.split("/")[-1].split(":")[0]
+_short_name = short_name  # the one definition: tf_sfw.variables.short_name
 
 
-def weight_key(layer, variable):
-    """Mask key ``"<layer name>/<weight name>"`` of ``variable`` of ``layer``.
+def weight_key(layer, variable, prefix=""):
+    """Mask key ``"<prefix><layer name>/<weight name>"`` of ``variable`` of ``layer``.
 
-    For a pruning wrapper the inner (original) layer's name is used.
+    For a pruning wrapper the inner (original) layer's name is used; ``prefix`` holds the
+    names of the sub-models the layer sits in (``"encoder/"``), empty at the top level.
     """
     if _is_wrapper(layer):
         layer = layer.layer
-    return f"{layer.name}/{_short_name(variable)}"
+    return f"{prefix}{layer.name}/{_short_name(variable)}"
 
 
 def _inner(layer):
     return layer.layer if _is_wrapper(layer) else layer
+
+
+def _is_submodel(layer):
+    return isinstance(layer, keras.Model) and not _is_wrapper(layer)
+
+
+def _leaf_layers(model, prefix=""):
+    """``(layer, prefix)`` for every layer of ``model`` that is not itself a model, in model
+    order, descending into nested sub-models (``prefix`` = their names joined by "/")."""
+    for layer in model.layers:
+        if _is_submodel(layer):
+            yield from _leaf_layers(layer, f"{prefix}{layer.name}/")
+        else:
+            yield layer, prefix
 
 
 def _selected(layer, variable, include_bias, include_batchnorm):
@@ -105,20 +134,22 @@ def prunable_weights(model, include_bias=False, include_batchnorm=False, layers=
         model: A ``keras.Model`` (plain, or wrapped by :func:`apply_masks`), built.
         include_bias: Also return biases (``"<layer>/bias"``).
         include_batchnorm: Also return BatchNormalization ``gamma`` and ``beta``.
-        layers: Optional iterable of layer names; only their weights are returned.
+        layers: Optional iterable of layer names (or ``"<sub-model>/<layer>"`` paths);
+            only their weights are returned.
 
     Returns:
-        ``dict[str, tf.Variable]`` in a stable order (layer order, then weight order).
+        ``dict[str, tf.Variable]`` in a stable order (layer order, then weight order);
+        layers of nested sub-models are included, keyed ``"<sub-model>/<layer>/<weight>"``.
 
     Raises:
         ValueError: If ``model`` is not a Keras model, ``layers`` names a layer that
-            does not exist, a nested model holds prunable weights, or nothing is
-            prunable.
+            does not exist, two weights get the same key, or nothing is prunable.
     """
     _check_model(model)
     if not model.built:
         raise ValueError(f"`model` {model.name!r} must be built before pruning (call it or give an input shape).")
-    names = {_inner(layer).name for layer in model.layers}
+    leaves = list(_leaf_layers(model))
+    names = {_inner(layer).name for layer, _ in leaves} | {prefix + _inner(layer).name for layer, prefix in leaves}
     if layers is not None:
         if isinstance(layers, str):
             layers = [layers]
@@ -127,20 +158,13 @@ def prunable_weights(model, include_bias=False, include_batchnorm=False, layers=
         if unknown:
             raise ValueError(f"Unknown layer names in `layers`: {unknown}. Model layers: {sorted(names)}")
     result = {}
-    for layer in model.layers:
+    for layer, prefix in leaves:
         inner = _inner(layer)
-        if layers is not None and inner.name not in layers:
-            continue
-        if isinstance(inner, keras.Model):
-            if any(_selected(l, v, include_bias, include_batchnorm) for l in inner.submodules if isinstance(l, keras.layers.Layer) for v in l.weights):
-                raise ValueError(
-                    f"Layer {inner.name!r} is a nested model with prunable weights; nested models are not "
-                    "supported. Build the network as one flat functional or Sequential model."
-                )
+        if layers is not None and inner.name not in layers and prefix + inner.name not in layers:
             continue
         for variable in inner.weights:
             if _selected(inner, variable, include_bias, include_batchnorm):
-                key = weight_key(inner, variable)
+                key = weight_key(inner, variable, prefix)
                 if key in result:
                     raise ValueError(f"Duplicate weight key {key!r}; layer names must be unique.")
                 result[key] = variable
@@ -156,7 +180,7 @@ def prunable_weights(model, include_bias=False, include_batchnorm=False, layers=
 
 def is_pruned(model):
     """Whether ``model`` contains tfmot pruning wrappers."""
-    return isinstance(model, keras.Model) and any(_is_wrapper(layer) for layer in model.layers)
+    return isinstance(model, keras.Model) and any(_is_wrapper(layer) for layer, _ in _leaf_layers(model))
 
 
 def _check_masks(model, masks):
@@ -208,11 +232,13 @@ def apply_masks(model, masks):
         layer_name, weight_name = key.rsplit("/", 1)
         by_layer.setdefault(layer_name, []).append(weight_name)
 
-    def clone(layer):
+    def clone(layer, prefix=""):
+        if _is_submodel(layer):  # a nested sub-model: clone its layers the same way
+            return keras.models.clone_model(layer, clone_function=lambda l: clone(l, f"{prefix}{layer.name}/"))
         new = layer.__class__.from_config(layer.get_config())
-        if layer.name not in by_layer:
+        if prefix + layer.name not in by_layer:
             return new
-        wanted = by_layer[layer.name]
+        wanted = by_layer[prefix + layer.name]
 
         def get_prunable_weights(layer=new, wanted=tuple(wanted)):
             found = {_short_name(v): v for v in layer.weights}
@@ -224,10 +250,10 @@ def apply_masks(model, masks):
     pruned = keras.models.clone_model(model, clone_function=clone)
     if not pruned.built:
         pruned.build(model.input_shape)
-    new_layers = {_inner(layer).name: layer for layer in pruned.layers}
-    for layer in model.layers:
+    new_layers = {prefix + _inner(layer).name: _inner(layer) for layer, prefix in _leaf_layers(pruned)}
+    for layer, prefix in _leaf_layers(model):
         if layer.weights:
-            new_layers[layer.name].set_weights(layer.get_weights())
+            new_layers[prefix + layer.name].set_weights(layer.get_weights())
     set_masks(pruned, masks)
     return pruned
 
@@ -239,10 +265,10 @@ def _mask_vars(pruned_model):
             "create one with apply_masks()."
         )
     result = {}
-    for layer in pruned_model.layers:
+    for layer, prefix in _leaf_layers(pruned_model):
         if _is_wrapper(layer):
             for weight, mask, _ in layer.pruning_vars:
-                result[weight_key(layer, weight)] = (weight, mask)
+                result[weight_key(layer, weight, prefix)] = (weight, mask)
     return result
 
 

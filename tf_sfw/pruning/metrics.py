@@ -14,12 +14,12 @@
 
 import gzip
 import io
-import numbers
 import time
 
 import numpy as np
 import tensorflow as tf
 
+from tf_sfw import validation
 from tf_sfw.pruning.masks import is_pruned, prunable_weights, strip
 
 __all__ = [
@@ -82,12 +82,6 @@ def compressed_size(model):
     return len(gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0))
 
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return int(value)
-
-
 def _timed_fn(model, x, warmup):
     fn = tf.function(lambda inputs: model(inputs, training=False))
     for _ in range(max(1, int(warmup))):
@@ -102,9 +96,8 @@ def _timed_fn(model, x, warmup):
 
 
 def _check_latency_args(x, repeats, warmup):
-    repeats = _check_positive_int(repeats, "repeats")
-    if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or warmup < 0:
-        raise ValueError(f"`warmup` must be a non-negative integer. Received: warmup={warmup!r}")
+    repeats = validation.check_positive_int(repeats, "repeats")
+    validation.check_int(warmup, "warmup", minimum=0)
     x = tf.convert_to_tensor(x)
     if x.shape.rank is None or x.shape.rank < 1 or x.shape[0] == 0:
         raise ValueError(f"`x` must be a non-empty batch. Received: x with shape {x.shape}")

@@ -8,11 +8,12 @@ is reset to ``θ ⊙ m`` and at the end of every epoch once more, so after
 :func:`fine_tune` the pruned entries are exactly ``0`` and only kept entries changed.
 """
 
-import numbers
-
 import tensorflow_model_optimization as tfmot
 
+from tf_sfw import validation
 from tf_sfw._keras import keras
+from tf_sfw.pruning.magnitude import magnitude_masks
+from tf_sfw.pruning.masks import apply_masks, is_pruned, strip
 
 __all__ = ["fine_tune", "prune_and_fine_tune", "default_fine_tune_optimizer"]
 
@@ -20,12 +21,6 @@ __all__ = ["fine_tune", "prune_and_fine_tune", "default_fine_tune_optimizer"]
 def default_fine_tune_optimizer():
     """``keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)``, the default for fine-tuning."""
     return keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
-
-
-def _check_epochs(epochs):
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-        raise ValueError(f"`epochs` must be a non-negative integer. Received: epochs={epochs!r}")
-    return int(epochs)
 
 
 def fine_tune(
@@ -63,18 +58,14 @@ def fine_tune(
     Raises:
         ValueError: If ``pruned_model`` has no pruning wrappers or ``epochs`` is invalid.
     """
-    from tf_sfw.pruning.masks import is_pruned
-
-    epochs = _check_epochs(epochs)
+    epochs = validation.check_int(epochs, "epochs", minimum=0)
     if not is_pruned(pruned_model):
         raise ValueError(
             "`pruned_model` must be a model with pruning wrappers from apply_masks(); "
             f"received {getattr(pruned_model, 'name', pruned_model)!r} without any."
         )
-    if steps_per_epoch is not None and (
-        isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, numbers.Integral) or steps_per_epoch < 1
-    ):
-        raise ValueError(f"`steps_per_epoch` must be a positive integer or None. Received: steps_per_epoch={steps_per_epoch!r}")
+    if steps_per_epoch is not None:
+        steps_per_epoch = validation.check_positive_int(steps_per_epoch, "steps_per_epoch")
     if optimizer is not None or pruned_model.optimizer is None:
         compiled_loss = loss if pruned_model.optimizer is None or getattr(pruned_model, "loss", None) is None else pruned_model.loss
         pruned_model.compile(
@@ -123,10 +114,7 @@ def prune_and_fine_tune(
         ``(stripped_model, history)``: the pruned and fine-tuned model without wrappers
         (pruned weights exactly 0) and the fit history (``None`` when ``epochs == 0``).
     """
-    from tf_sfw.pruning.magnitude import magnitude_masks
-    from tf_sfw.pruning.masks import apply_masks, strip
-
-    epochs = _check_epochs(epochs)
+    epochs = validation.check_int(epochs, "epochs", minimum=0)
     masks = magnitude_masks(model, sparsity, scope=scope, include_bias=include_bias,
                             include_batchnorm=include_batchnorm, layers=layers)
     pruned = apply_masks(model, masks)

@@ -139,7 +139,7 @@ def sweep(
             sweep and restored bit-exactly at the end).
         eval_data: ``tf.data.Dataset`` of ``(x, y)`` batches or ``(x, y)`` arrays.
         sparsities: Sparsities in ``[0, 1)``.
-        scope: ``"global"`` (one threshold over all counted weights, SPEC §5) or
+        scope: ``"global"`` (one threshold over all counted weights) or
             ``"layerwise"`` (each tensor to ``s``).
         include_bias: Also count biases.
         include_batchnorm: Also count BatchNorm gamma/beta.
@@ -151,7 +151,9 @@ def sweep(
 
     Returns:
         A list of dicts, one per sparsity, with keys ``sparsity`` (target),
-        ``achieved_sparsity`` (zeros / counted weights, by mask), ``accuracy``,
+        ``achieved_sparsity`` (exact zeros among the counted weights after pruning, i.e.
+        the pruned entries and the weights that were already zero, / counted weights),
+        ``accuracy``,
         ``loss``, ``nonzero`` (non-zero counted weights) and ``nonzero_total``
         (non-zero entries over all model weights).
 
@@ -185,14 +187,14 @@ def sweep(
             for k, v in variables.items():
                 v.assign(original[k] * masks[k].astype(original[k].dtype))
             loss, accuracy = evaluate_classifier(model, eval_data, batch_size=batch_size, from_logits=from_logits)
-            pruned = int(sum(int((m == 0).sum()) for m in masks.values()))
+            nonzero = int(sum(int(np.count_nonzero(v.numpy())) for v in variables.values()))
             rows.append(
                 {
                     "sparsity": s,
-                    "achieved_sparsity": pruned / n_counted,
+                    "achieved_sparsity": 1.0 - nonzero / n_counted,
                     "accuracy": accuracy,
                     "loss": loss,
-                    "nonzero": int(sum(int(np.count_nonzero(v.numpy())) for v in variables.values())),
+                    "nonzero": nonzero,
                     "nonzero_total": count_nonzero(model),
                 }
             )

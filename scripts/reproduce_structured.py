@@ -1,0 +1,371 @@
+#!/usr/bin/env python
+r"""Structured pruning that makes models smaller and faster: SGD vs SFW vs group-SFW.
+
+For one setting (data set, model) three networks are trained from the same initialization,
+on the same batches:
+
+* ``SGD``: SGD with momentum 0.9 (lr ``--sgd-lr``);
+* ``SFW``: `tf_sfw.SFW` with every variable in an (unstructured) K-sparse polytope,
+  ``KSparsePolytope(k=10, k_frac=0.05, mode="initialization", value=15)``, lr 1.0,
+  momentum 0.9, rescale "gradient" (the library defaults; Miao et al., ICLR 2022,
+  "Learning Pruning-Friendly Networks via Frank-Wolfe");
+* ``GroupSFW``: the same optimizer with every variable in a group K-sparse polytope over
+  its output filters / units, ``GroupKSparsePolytope(k_frac=0.25, mode="initialization",
+  value=15)`` (Zimmer, Spiegel and Pokutta, "Compression-aware Training of Neural
+  Networks using Frank-Wolfe").
+
+Each trained network is then pruned structurally (``tf_sfw.pruning.shrink.structured_sweep``:
+the lowest-L2-norm filters / units are removed and a physically smaller model is built) at
+every filter fraction of ``--fractions``. Default ``--mode layerwise``: every prunable layer
+(channel group; channels meeting at a residual add form one group) loses the same fraction
+of its filters, so "50%" halves every layer; ``--mode global`` uses one threshold over
+mean-normalised scores instead. For every fraction the script records
+
+* accuracy without retraining;
+* accuracy after a fixed-structure fine-tune: the shrunken model trained with SGD (lr
+  ``--ft-lr``, momentum 0.9) for ``--ft-fraction`` (default 2%) of the training steps;
+* parameters, FLOPs (multiply-adds), SavedModel size and CPU latency per example at batch
+  1 and 128, shrunken vs the trained dense model
+  (``tf_sfw.pruning.shrink.structured_metrics``; the two models are timed alternately,
+  medians of ``--latency-repeats``). The dense reference is the trained model rebuilt
+  uncompiled with nothing removed (``shrink_model(model, {})``, the same function): the
+  trained model itself would also export its optimizer's slot variables, which made its
+  SavedModel about 1.7x larger for mnist_cnn;
+* whether the exported SavedModel reloads with identical predictions (max |difference| of
+  the outputs on ``--reload-examples`` test images, and equal argmax).
+
+Outputs in ``--out``: ``results.csv`` (one row per run and fraction), plots of accuracy
+against measured latency at batch 128 and against the fraction
+(``accuracy_vs_latency_<dataset>_<model>.png``, ``accuracy_vs_fraction_<dataset>_<model>.png``),
+``runs.json`` (training info and wall times), ``summary.md`` and ``log.txt``.
+
+Usage::
+
+    python scripts/reproduce_structured.py --dataset mnist --model mnist_cnn --epochs 2 \
+        --data-dir /work/shared/data/keras --out results/structured/mnist_mnist_cnn
+    python scripts/reproduce_structured.py --dataset fashion_mnist --model simple_cnn --epochs 6 \
+        --data-dir /work/shared/data/keras --out results/structured/fashion_mnist_simple_cnn
+    # width-0.25 ResNet-18 on Fashion-MNIST padded to 32x32x1
+    python scripts/reproduce_structured.py --dataset fashion_mnist --model resnet18 --width 0.25 \
+        --epochs 2 --subset 10000 --data-dir /work/shared/data/keras --out results/structured/fashion_mnist_resnet18
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+
+RUNS = ("SGD", "SFW", "GroupSFW")
+FIELDS = (
+    "dataset", "model", "run", "seed", "fraction", "channels", "kept_channels", "accuracy", "loss", "ft_accuracy",
+    "ft_steps", "params", "dense_params", "params_ratio", "flops", "dense_flops", "flops_ratio", "saved_model_bytes",
+    "dense_saved_model_bytes", "saved_model_ratio", "latency_b1_s", "dense_latency_b1_s", "latency_ratio_b1",
+    "latency_b128_s", "dense_latency_b128_s", "latency_ratio_b128", "reload_max_abs_diff", "reload_same_argmax",
+)  # fmt: skip
+DEFAULT_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
+    p.add_argument("--model", choices=("mnist_cnn", "simple_cnn", "resnet18"), default="mnist_cnn")
+    p.add_argument("--width", type=float, default=1.0, help="Width multiplier of resnet18 (e.g. 0.25).")
+    p.add_argument("--data-dir", default=None, help="Directory with the data files (see tf_sfw.data).")
+    p.add_argument("--out", default="results/structured", help="Output directory.")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--fractions", type=float, nargs="+", default=list(DEFAULT_FRACTIONS))
+    p.add_argument("--mode", choices=("layerwise", "global"), default="layerwise",
+                   help="Filter selection: the same fraction of every layer (default) or one global threshold.")
+    p.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    p.add_argument("--subset", type=int, default=None, help="Train on a seeded random subset of N examples.")
+    p.add_argument("--test-subset", type=int, default=None, help="Evaluate on the first N test examples.")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--sgd-lr", type=float, default=0.05)
+    p.add_argument("--group-k-frac", type=float, default=0.25, help="k_frac of the GroupKSparsePolytope.")
+    p.add_argument("--ft-fraction", type=float, default=0.02, help="Fine-tune steps as a fraction of training steps.")
+    p.add_argument("--ft-lr", type=float, default=0.01)
+    p.add_argument("--latency-repeats", type=int, default=10)
+    p.add_argument("--reload-examples", type=int, default=256)
+    p.add_argument("--latency-check", type=float, default=None, metavar="FRACTION",
+                   help="Only time the model (as initialised, no training) shrunk at FRACTION against the dense "
+                        "one with --latency-repeats alternating timings, write latency_check_<model>.json, exit.")
+    p.add_argument("--verbose", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.model != "resnet18" and args.width != 1.0:
+        p.error(f"--width applies to resnet18 only. Received: --width {args.width} with --model {args.model}")
+    for name in ("epochs", "batch_size", "latency_repeats", "reload_examples"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be a positive integer. Received: {getattr(args, name)}")
+    if any(not 0 <= f < 1 for f in args.fractions + ([args.latency_check] if args.latency_check is not None else [])):
+        p.error(f"--fractions must be in [0, 1). Received: {args.fractions}")
+    if not 0 < args.ft_fraction <= 0.02:
+        p.error(f"--ft-fraction must be in (0, 0.02]. Received: {args.ft_fraction}")
+    return args
+
+
+# ------------------------------------------------------------------------------------------
+# Glue over tf_sfw.
+
+
+def input_shape(args):
+    """Model input: 28x28x1, padded to 32x32x1 for resnet18 (four stride-2-friendly sizes)."""
+    return (32, 32, 1) if args.model == "resnet18" else (28, 28, 1)
+
+
+def load_data(args, seed):
+    import numpy as np
+
+    from tf_sfw import data as data_lib
+
+    (x_train, y_train), (x_test, y_test) = data_lib.load_arrays(args.dataset, data_dir=args.data_dir)
+    x_train, y_train = data_lib._subset(x_train, y_train, args.subset if args.subset and args.subset < len(y_train) else None, seed)
+    if args.test_subset and args.test_subset < len(y_test):
+        x_test, y_test = x_test[: args.test_subset], y_test[: args.test_subset]
+    pad = (input_shape(args)[0] - x_train.shape[1]) // 2
+    if pad:
+        widths = ((0, 0), (pad, pad), (pad, pad), (0, 0))
+        x_train, x_test = np.pad(x_train, widths), np.pad(x_test, widths)
+    return (x_train, y_train), (x_test, y_test)
+
+
+def build(args, seed):
+    from tf_sfw._keras import keras
+    from tf_sfw.models import build_model
+
+    keras.utils.set_random_seed(seed)  # the same initialization for every run
+    kwargs = {"width": args.width} if args.model == "resnet18" else {}
+    return build_model(args.model, input_shape(args), 10, **kwargs)
+
+
+def make_optimizer(args, run, model):
+    from tf_sfw import SFW, constraints_for_model
+    from tf_sfw.structured_constraints import GroupKSparsePolytope
+    from tf_sfw.training import build_optimizer
+
+    if run == "SGD":
+        return build_optimizer(model, {"optimizer": "sgd", "learning_rate": args.sgd_lr, "momentum": 0.9})
+    if run == "SFW":  # the library defaults
+        return build_optimizer(model, {"optimizer": "sfw", "learning_rate": 1.0, "momentum": 0.9, "rescale": "gradient",
+                                       "constraint": "k_sparse", "k": 10, "k_frac": 0.05, "mode": "initialization",
+                                       "value": 15.0})
+    group = GroupKSparsePolytope(k_frac=args.group_k_frac, mode="initialization", value=15.0)
+    return SFW(learning_rate=1.0, momentum=0.9, rescale="gradient", constraints=constraints_for_model(model, group))
+
+
+def train_dataset(args, x, y, seed, epochs):
+    from tf_sfw import data as data_lib
+
+    return data_lib.make_train_dataset(x, y, batch_size=args.batch_size, seed=seed, epochs=epochs)
+
+
+def train(args, run, seed, train_arrays, test_ds, log):
+    from tf_sfw import data as data_lib
+    from tf_sfw.pruning.sweep import evaluate_classifier
+    from tf_sfw.schedules import StepDecay
+    from tf_sfw.training.config import PAPER_MILESTONES_FRAC
+
+    x, y = train_arrays
+    model = build(args, seed)
+    model.compile(optimizer=make_optimizer(args, run, model), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    per_epoch = data_lib.steps_per_epoch(len(y), args.batch_size)
+    t0 = time.time()
+    hist = model.fit(train_dataset(args, x, y, seed, args.epochs), epochs=args.epochs, steps_per_epoch=per_epoch,
+                     callbacks=[StepDecay(milestones_frac=PAPER_MILESTONES_FRAC)], verbose=args.verbose)
+    info = {"run": run, "seed": seed, "train_seconds": time.time() - t0, "train_steps": per_epoch * args.epochs,
+            "train_loss": [float(v) for v in hist.history["loss"]]}
+    info["test_loss"], info["test_accuracy"] = evaluate_classifier(model, test_ds)
+    log(f"  {run} seed {seed}: {args.epochs} epochs ({info['train_steps']} steps) in {info['train_seconds']:.0f}s, "
+        f"dense test acc {100 * info['test_accuracy']:.2f}%")
+    return model, info
+
+
+def reload_check(model, x):
+    """Export ``model`` as a SavedModel, reload it, compare predictions on ``x`` (floats in [0, 1])."""
+    import numpy as np
+
+    from tf_sfw.pruning.export import export_model, load_exported, predict_exported
+
+    expected = model.predict(x, verbose=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        loaded = load_exported(export_model(model, os.path.join(tmp, "model"), keras_copy=False))
+        got = predict_exported(loaded, x)
+    return {"reload_max_abs_diff": float(np.max(np.abs(got - expected))),
+            "reload_same_argmax": bool(np.array_equal(got.argmax(-1), expected.argmax(-1)))}
+
+
+def fine_tune_steps(args, train_steps):
+    """``max(1, floor(ft_fraction · train_steps))``: at most 2% of the training steps (for >= 50 steps)."""
+    return max(1, int(math.floor(args.ft_fraction * train_steps)))
+
+
+def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
+    """Structured sweep of one trained model: accuracy, sizes, latency, reload, fine-tune."""
+    from tf_sfw import data as data_lib
+    from tf_sfw._keras import keras
+    from tf_sfw.pruning.shrink import shrink_model, structured_metrics, structured_sweep
+    from tf_sfw.pruning.sweep import evaluate_classifier
+
+    x, y = train_arrays
+    ft_steps = fine_tune_steps(args, info["train_steps"])
+    ft_epochs = -(-ft_steps // data_lib.steps_per_epoch(len(y), args.batch_size))
+    # The dense reference: the trained model rebuilt through the same path with nothing removed
+    # (identical function, uncompiled), so that its SavedModel holds no optimizer slots and
+    # its latency is measured on the same kind of object as the shrunken models'.
+    dense = shrink_model(model, {}, name=f"{model.name}_dense")
+
+    def evaluate(shrunk):
+        row = structured_metrics(shrunk, dense, repeats=args.latency_repeats)
+        row.update(reload_check(shrunk, x_reload))
+        shrunk.compile(optimizer=keras.optimizers.SGD(learning_rate=args.ft_lr, momentum=0.9),
+                       loss="sparse_categorical_crossentropy")
+        ds = train_dataset(args, x, y, info["seed"] + 1, ft_epochs)
+        shrunk.fit(ds, epochs=1, steps_per_epoch=ft_steps, verbose=0)
+        row["ft_loss"], row["ft_accuracy"] = evaluate_classifier(shrunk, test_ds)
+        row["ft_steps"] = ft_steps
+        return row
+
+    t0 = time.time()
+    rows = structured_sweep(model, args.fractions, mode=args.mode, data=test_ds, evaluate=evaluate)
+    info["sweep_seconds"] = time.time() - t0
+    for r in rows:
+        log(f"    {info['run']} {100 * r['fraction']:4.0f}%: acc {100 * r['accuracy']:.2f} ft {100 * r['ft_accuracy']:.2f} "
+            f"params {r['params_ratio']:.3f} flops {r['flops_ratio']:.3f} lat128 {r['latency_ratio_b128']:.3f} "
+            f"lat1 {r['latency_ratio_b1']:.3f} reload diff {r['reload_max_abs_diff']:.1e}")
+    return rows
+
+
+# ------------------------------------------------------------------------------------------
+# Outputs.
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def plot(rows, out, title_prefix):
+    """Accuracy vs measured latency ratio at batch 128, and accuracy vs fraction (no retrain / fine-tuned)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key = f"{rows[0]['dataset']}_{rows[0]['model']}"
+    runs = [r for r in RUNS if any(row["run"] == r for row in rows)]
+    paths = []
+    for xkey, xlabel, name in (("latency_ratio_b128", "CPU latency at batch 128, shrunken / dense (measured)", "latency"),
+                               ("fraction", "fraction of filters / units removed", "fraction")):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for i, run in enumerate(runs):
+            sel = sorted((r for r in rows if r["run"] == run and r["seed"] == rows[0]["seed"]), key=lambda r: r["fraction"])
+            xs = [r[xkey] for r in sel]
+            ax.plot(xs, [100 * r["accuracy"] for r in sel], "o-", color=f"C{i}", label=f"{run}, no retraining")
+            ax.plot(xs, [100 * r["ft_accuracy"] for r in sel], "s--", color=f"C{i}", alpha=0.7, label=f"{run}, fine-tuned")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{title_prefix}: structured pruning", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = os.path.join(out, f"accuracy_vs_{name}_{key}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def summary_markdown(args, rows, infos, total):
+    lines = ["# Measured numbers (generated by scripts/reproduce_structured.py)", "",
+             "Command: `python " + " ".join(sys.argv) + "`", "", f"Total wall time: {total:.0f} s", "",
+             "| run | seed | train s | steps | dense acc % | sweep s |", "|---|---|---|---|---|---|"]
+    for i in infos:
+        lines.append(f"| {i['run']} | {i['seed']} | {i['train_seconds']:.0f} | {i['train_steps']} | "
+                     f"{100 * i['test_accuracy']:.2f} | {i.get('sweep_seconds', 0):.0f} |")
+    lines += ["", "| run | removed | acc % | fine-tuned acc % | params | FLOPs | SavedModel | latency b1 | latency b128 | reload max diff |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['run']} | {100 * r['fraction']:.0f}% | {100 * r['accuracy']:.2f} | {100 * r['ft_accuracy']:.2f} | "
+                     f"{r['params_ratio']:.3f} | {r['flops_ratio']:.3f} | {r['saved_model_ratio']:.3f} | "
+                     f"{r['latency_ratio_b1']:.3f} | {r['latency_ratio_b128']:.3f} | {r['reload_max_abs_diff']:.1e} |")
+    lines += ["", "Ratios are shrunken / dense (the trained model of the same run); latency per example, "
+              f"median of {args.latency_repeats} alternating timings on a shared, loaded CPU.", ""]
+    return "\n".join(lines)
+
+
+def latency_check(args):
+    """Latency of the freshly built model shrunk at ``args.latency_check`` vs the dense one.
+
+    Latency does not depend on the weights' values, so no training is needed; with many
+    repeats this is a steadier figure than the per-fraction timings of the sweep.
+    """
+    from tf_sfw.pruning.shrink import shrink_model, structured_metrics, structured_prune
+
+    model = build(args, args.seeds[0])
+    dense = shrink_model(model, {}, name=f"{model.name}_dense")
+    shrunk = structured_prune(model, args.latency_check, mode=args.mode)
+    t0 = time.time()
+    result = {"model": args.model, "width": args.width, "input_shape": list(input_shape(args)), "fraction": args.latency_check,
+              "mode": args.mode, "repeats": args.latency_repeats,
+              **structured_metrics(shrunk, dense, repeats=args.latency_repeats), "seconds": None}
+    result["seconds"] = time.time() - t0
+    path = os.path.join(args.out, f"latency_check_{args.model}.json")
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+    print(json.dumps(result, indent=1))
+    return result
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from tf_sfw import data as data_lib
+
+    os.makedirs(args.out, exist_ok=True)
+    if args.latency_check is not None:
+        latency_check(args)
+        return 0
+    log_file = open(os.path.join(args.out, "log.txt"), "w")
+
+    def log(message):
+        print(message, flush=True)
+        log_file.write(message + "\n")
+        log_file.flush()
+
+    start = time.time()
+    rows, infos = [], []
+    try:
+        log("command: python " + " ".join(sys.argv))
+        for seed in args.seeds:
+            train_arrays, (x_test, y_test) = load_data(args, seed)
+            test_ds = data_lib.make_eval_dataset(x_test, y_test, batch_size=256)
+            x_reload = x_test[: args.reload_examples].astype("float32") / 255.0
+            log(f"{args.dataset}/{args.model} seed {seed}: {len(train_arrays[1])} train, {len(y_test)} test, "
+                f"input {input_shape(args)}, {args.epochs} epochs")
+            for run in args.runs:
+                model, info = train(args, run, seed, train_arrays, test_ds, log)
+                for r in sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
+                    rows.append({"dataset": args.dataset, "model": args.model, "run": run, "seed": seed, **r})
+                infos.append(info)
+                write_csv(os.path.join(args.out, "results.csv"), rows)
+        total = time.time() - start
+        title = f"{args.dataset} / {args.model}" + (f" (width {args.width:g})" if args.model == "resnet18" else "")
+        plot(rows, args.out, title)
+        with open(os.path.join(args.out, "runs.json"), "w") as f:
+            json.dump({"args": vars(args), "total_seconds": total, "runs": infos}, f, indent=1)
+        with open(os.path.join(args.out, "summary.md"), "w") as f:
+            f.write(summary_markdown(args, rows, infos, total))
+        log(f"total wall time {total:.0f}s")
+    finally:
+        log_file.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

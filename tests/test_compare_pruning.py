@@ -1,0 +1,96 @@
+"""scripts/compare_pruning.py end to end on a tiny fake MNIST (every method, one seed)."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from conftest import load_script
+
+
+@pytest.fixture(scope="module")
+def script():
+    return load_script("compare_pruning")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        y = rng.integers(0, 10, n)
+        # Class-dependent brightness so that a few steps learn something.
+        x = (rng.integers(0, 60, (n, 28, 28)) + (y * 19)[:, None, None]).astype(np.uint8)
+        return x, y.astype(np.uint8)
+
+    (x_train, y_train), (x_test, y_test) = split(240), split(40)
+    for directory in (root, root / "datasets"):
+        directory.mkdir(exist_ok=True)
+        np.savez(directory / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return root
+
+
+def _read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_method_runs_and_respects_the_budget(script, data_dir, tmp_path):
+    out = tmp_path / "out"
+    script.main(["--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "4", "--seeds", "0",
+                 "--sparsities", "0", "50", "90", "--calibration", "16", "--out", str(out)])
+    rows = _read(out / "results.csv")
+    assert set(script.FIELDS) <= set(rows[0])
+    methods = {r["method"] for r in rows}
+    # mnist_cnn has no BatchNorm: the "+bn" rows are skipped.
+    assert methods == set(script.METHODS) - {"sgd+bn", "sfw+bn"}
+    train_steps = 60  # 240 examples / batch 4
+    for r in rows:
+        s, achieved = float(r["target_sparsity"]), float(r["achieved_sparsity"])
+        assert r["dataset"] == "mnist" and r["eval_split"] == "test" and r["seed"] == "0"
+        assert 0.0 <= float(r["test_accuracy"]) <= 1.0 and float(r["wall_s"]) > 0
+        assert int(r["fine_tune_steps"]) <= 0.02 * int(r["train_steps"])
+        if r["method"] == "gmp_equal_total":
+            assert int(r["train_steps"]) == train_steps // 2  # two non-zero targets share the budget
+        else:
+            assert int(r["train_steps"]) == train_steps
+        if r["method"].startswith("gmp"):
+            assert s > 0 and abs(achieved - s) < 0.02  # layer-wise rounding
+        elif r["method"].endswith("_lw"):
+            assert abs(achieved - s) < 0.02
+        else:
+            assert abs(achieved - s) < 1e-3
+        if r["method"].endswith("+ft"):
+            assert int(r["fine_tune_steps"]) == 1 and s > 0
+    for method in ("sgd", "sfw", "gmp"):
+        assert len([r for r in rows if r["method"] == method]) == (3 if method != "gmp" else 2)
+    assert (out / "accuracy_mnist_mnist_cnn_1ep.png").exists()
+    # Dense rows agree between the one-shot methods of the same network.
+    dense = {(r["method"], r["seed"]): r["test_accuracy"] for r in rows if float(r["target_sparsity"]) == 0}
+    assert dense[("sfw", "0")] == dense[("sfw+wanda", "0")]
+
+
+def test_validation_mode_evaluates_on_held_out_training_images(script, data_dir, tmp_path):
+    out = tmp_path / "val"
+    script.main(["--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "40", "--seeds", "0",
+                 "--sparsities", "0", "90", "--methods", "sfw", "--validation", "40", "--schedule", "cosine",
+                 "--tau", "30", "--out", str(out)])
+    rows = _read(out / "results.csv")
+    assert {r["eval_split"] for r in rows} == {"validation_last_40"}
+    assert {int(r["train_steps"]) for r in rows} == {5}  # 200 examples / batch 40
+    assert '"tau":30.0' in rows[0]["config"] and '"schedule":"cosine"' in rows[0]["config"]
+    assert not list(out.glob("*.png"))  # rows of different configurations are not pooled in a plot
+    summary = script.main(["--summarize-tuning", str(out / "results.csv"), str(tmp_path / "tuning.csv")])
+    lines = _read(summary)
+    assert [(r["method"], r["seeds"]) for r in lines] == [("sfw", "0")]
+    assert set(lines[0]) >= {"acc_0", "acc_90", "note", "config"}
+    assert float(lines[0]["acc_90"]) == pytest.approx(
+        100 * float(next(r["test_accuracy"] for r in rows if float(r["target_sparsity"]) == 0.9)), abs=0.006)
+
+
+def test_arguments_are_validated(script):
+    with pytest.raises(SystemExit):
+        script.parse_args(["--sparsities", "100"])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--ft-frac", "0.05"])

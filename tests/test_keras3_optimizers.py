@@ -1,0 +1,89 @@
+"""Tests of `tf_sfw.keras3.SFW` on the TensorFlow and JAX backends (Keras 3 runs in the
+subprocess workers of `tests/keras3_runner.py`; the NumPy references are here)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from keras3_runner import K, LR, MU, RADIUS, RESCALES, ULR, keras3_runs, keras3_worker  # noqa: F401  (fixtures)
+
+
+def _reference(theta0, bias0, grads, rescale):
+    """NumPy SFW: m_0 = g_0, top-K vertex of the K-sparse polytope, rescaled step; SGD for the bias."""
+    theta, bias = theta0.astype(np.float32), bias0.astype(np.float32)
+    m = np.zeros_like(theta)
+    mb = np.zeros_like(bias)
+    for t, (gw, gb) in enumerate(grads):
+        mu = np.float32(0.0 if t == 0 else MU)
+        m = mu * m + (np.float32(1) - mu) * gw
+        mb = mu * mb + (np.float32(1) - mu) * gb
+        flat = m.ravel()
+        top = np.argsort(-np.abs(flat), kind="stable")[:K]
+        v = np.zeros_like(flat)
+        v[top] = -RADIUS * np.sign(flat[top])
+        d = v.reshape(m.shape).astype(np.float64) - theta
+        if rescale is None:
+            factor = 1.0
+        elif rescale == "diameter":
+            factor = 1.0 / (2.0 * RADIUS * math.sqrt(K))
+        else:
+            factor = np.linalg.norm(m.astype(np.float64)) / np.linalg.norm(d)
+        eta = min(max(LR * factor, 0.0), 1.0)
+        theta = (theta + eta * d).astype(np.float32)
+        bias = bias - np.float32(ULR) * mb
+    return theta, bias
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+@pytest.mark.parametrize("rescale", RESCALES)
+def test_keras3_sfw_matches_numpy_reference(keras3_worker, mode, rescale):
+    arrays, report = keras3_worker
+    if f"{mode}_{rescale}_w" not in arrays:
+        pytest.skip(f"eager {report['backend']} runs rescale='gradient' only")
+    grads = [(arrays[f"gw{i}"], arrays[f"gb{i}"]) for i in range(3)]
+    theta, bias = _reference(arrays["theta0"], arrays["bias0"], grads, rescale)
+    np.testing.assert_allclose(arrays[f"{mode}_{rescale}_w"], theta, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(arrays[f"{mode}_{rescale}_b"], bias, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(theta, arrays["theta0"])  # the steps moved the weights
+
+
+def test_keras3_config_round_trip(keras3_worker):
+    _, report = keras3_worker
+    config, again = report["config"], report["config_again"]
+    assert config == again
+    assert config["rescale"] == "gradient" and config["momentum"] == pytest.approx(MU)
+    assert config["learning_rate"] == pytest.approx(LR)
+    assert config["unconstrained_learning_rate"] == pytest.approx(ULR)
+    assert report["deserialized"] == "SFW"
+
+
+def test_keras3_fit_stays_feasible_for_100_steps(keras3_worker):
+    _, report = keras3_worker
+    assert report["iterations"] == 100
+    kinds = set()
+    for path, (kind, config, values) in report["feasibility"].items():
+        values = np.asarray(values)
+        kinds.add(kind)
+        if kind == "KSparsePolytope":
+            k = max(1, min(max(config["k"], math.floor(config["k_frac"] * values.size)), values.size))
+            gauge = max(np.max(np.abs(values)), np.sum(np.abs(values)) / k)
+            assert gauge <= config["value"] * (1 + 1e-5), path
+            assert gauge >= 0.5 * config["value"], path  # SFW drives the iterate to the boundary
+        elif kind == "LpBall":
+            assert np.linalg.norm(values) <= config["value"] * (1 + 1e-5), path
+    assert kinds == {"KSparsePolytope", "LpBall", "Unconstrained"}
+
+
+def test_keras3_save_reload_continue_identical(keras3_worker):
+    _, report = keras3_worker
+    assert report["reloaded_optimizer"] == "SFW"
+    assert report["reloaded_iterations"] == 100
+    assert report["reload_weight_diff"] == 0.0
+    assert report["continue_weight_diff"] == 0.0
+
+
+def test_keras3_import_under_jax_leaves_tensorflow_out(keras3_runs):
+    if "import" not in keras3_runs[1]:
+        pytest.skip("jax is not installed")
+    assert keras3_runs[1]["import"].strip().endswith("TF_ABSENT")

@@ -1,0 +1,284 @@
+"""Tests for tf_sfw.pruning.shrink (physically smaller models, sweep, metrics)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_sfw._keras import keras
+from tf_sfw.models import mnist_cnn, resnet18, simple_cnn
+from tf_sfw.pruning import shrink as shrink_module
+from tf_sfw.pruning.export import export_model, load_exported, predict_exported
+from tf_sfw.pruning.magnitude import magnitude_masks
+from tf_sfw.pruning.masks import apply_masks, strip
+from tf_sfw.pruning.structured import ChannelGraph, filter_scores, structured_plan
+from tf_sfw.pruning.shrink import (
+    model_flops,
+    shrink_model,
+    structured_metrics,
+    structured_prune,
+    structured_sweep,
+)
+
+
+def residual(seed=0, batchnorm=False):
+    """stem -> (a1 -> a2) + stem -> ReLU -> (b1 -> b2) + b_sc(x) -> GAP -> head (optionally Conv-BN)."""
+    keras.utils.set_random_seed(seed)
+
+    def conv(x, filters, name, strides=1, kernel=3, relu=False):
+        x = keras.layers.Conv2D(filters, kernel, strides, padding="same", use_bias=not batchnorm, name=name)(x)
+        if batchnorm:
+            x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
+
+    inp = keras.Input((6, 6, 3), name="input")
+    stem = conv(inp, 4, "stem", relu=True)
+    x = keras.layers.ReLU(name="relu_a")(keras.layers.Add(name="add_a")([conv(conv(stem, 5, "a1", relu=True), 4, "a2"), stem]))
+    y = conv(conv(x, 6, "b1", strides=2, relu=True), 6, "b2")
+    x = keras.layers.ReLU(name="relu_b")(keras.layers.Add(name="add_b")([y, conv(x, 6, "b_sc", strides=2, kernel=1)]))
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inp, keras.layers.Dense(3, name="head")(x))
+
+
+def sequential_cnn(seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((7, 7, 2)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
+            keras.layers.Conv2D(5, 2, activation="relu", name="c2"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(3, name="head"),
+        ]
+    )
+
+
+def misc_cnn(seed=0):
+    """Padding, average pooling, a Dense on feature maps, dropout, global max pooling."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 6, 2), name="input")
+    x = keras.layers.ZeroPadding2D(1, name="pad")(inp)
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="c1")(x)
+    x = keras.layers.AveragePooling2D(2, name="avg")(x)
+    x = keras.layers.Dense(5, activation="relu", name="pixelwise")(x)  # per pixel on 3x3x4
+    x = keras.layers.Dropout(0.5, name="drop")(x)
+    x = keras.layers.Conv2D(6, 2, name="c2")(x)
+    x = keras.layers.Activation("relu", name="act")(x)
+    x = keras.layers.GlobalMaxPooling2D(name="gmp")(x)
+    return keras.Model(inp, keras.layers.Dense(3, name="head")(x))
+
+
+BUILDERS = {
+    "misc": misc_cnn,
+    "mnist_cnn": lambda: mnist_cnn(input_shape=(12, 12, 1), num_classes=3),
+    "simple_cnn": lambda: simple_cnn(input_shape=(16, 16, 3), num_classes=4),
+    "residual": residual,
+    "residual_bn": lambda: residual(batchnorm=True),
+    "sequential": sequential_cnn,
+}
+
+
+def _randomise_batchnorm(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.get_weights()[0].shape
+            layer.set_weights([rng.normal(1, 0.3, n), rng.normal(0, 0.3, n), rng.normal(0, 0.3, n), rng.uniform(0.5, 2, n)])
+
+
+def _x(model, n=3, seed=0):
+    return np.random.default_rng(seed).random((n,) + tuple(model.input_shape[1:]), dtype=np.float32)
+
+
+def _random_plan(model, seed, keep_frac=0.5):
+    rng = np.random.default_rng(seed)
+    plan = {}
+    for group in filter_scores(model).values():
+        n = len(group.scores)
+        kept = np.sort(rng.choice(n, size=max(1, int(n * keep_frac)), replace=False))
+        plan.update({layer: kept for layer in group.layers})
+    return plan
+
+
+@pytest.mark.parametrize("builder", list(BUILDERS))
+def test_nothing_removed_gives_identical_shapes_and_outputs(builder):
+    model = BUILDERS[builder]()
+    _randomise_batchnorm(model)
+    full = {k: np.arange(len(g.scores)) for k, g in filter_scores(model).items()}
+    x = _x(model)
+    for plan in ({}, full):
+        new = shrink_model(model, plan)
+        assert new is not model and not {id(layer) for layer in new.layers} & {id(layer) for layer in model.layers}
+        assert [w.shape for w in new.get_weights()] == [w.shape for w in model.get_weights()]
+        np.testing.assert_array_equal(new(x, training=False).numpy(), model(x, training=False).numpy())
+
+
+def _zeroed_copy(model, plan):
+    """The dense model with the removed filters' kernel slices, biases and BN gamma/beta set to zero."""
+    dense = keras.models.clone_model(model)
+    dense.set_weights(model.get_weights())
+    graph = ChannelGraph(model)
+    for layer in plan:
+        removed = np.setdiff1d(np.arange(graph.sizes[graph.find(graph.producers[layer])]), plan[layer])
+        weights = dense.get_layer(layer).get_weights()
+        weights[0][..., removed] = 0.0
+        for w in weights[1:]:
+            w[removed] = 0.0
+        dense.get_layer(layer).set_weights(weights)
+        bn = f"{layer}_bn"
+        if bn in [lay.name for lay in model.layers]:
+            gamma, beta, mean, var = dense.get_layer(bn).get_weights()
+            gamma[removed], beta[removed] = 0.0, 0.0
+            dense.get_layer(bn).set_weights([gamma, beta, mean, var])
+    return dense
+
+
+@pytest.mark.parametrize("builder", list(BUILDERS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shrunken_model_equals_dense_model_with_removed_filters_zeroed(builder, seed):
+    model = BUILDERS[builder]()
+    _randomise_batchnorm(model, seed)
+    plan = _random_plan(model, seed)
+    new = shrink_model(model, plan)
+    for layer, kept in plan.items():
+        assert new.get_layer(layer).get_weights()[0].shape[-1] == kept.size
+    assert new.count_params() < model.count_params()
+    x = _x(model, seed=seed)
+    expected = _zeroed_copy(model, plan)(x, training=False).numpy()
+    np.testing.assert_allclose(new(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_flatten_to_dense_rows_follow_channels_last_order():
+    model = sequential_cnn(seed=2)  # c2 output 4x4x5 -> Flatten -> head
+    kept = np.array([0, 3])
+    new = shrink_model(model, {"c2": kept})
+    rows = model.get_layer("head").get_weights()[0].reshape(16, 5, 3)[:, kept, :].reshape(-1, 3)
+    np.testing.assert_array_equal(new.get_layer("head").get_weights()[0], rows)
+    kernel = model.get_layer("c2").get_weights()[0]
+    np.testing.assert_array_equal(new.get_layer("c2").get_weights()[0], kernel[..., kept])
+
+
+def test_batchnorm_after_flatten_keeps_the_features_of_kept_channels():
+    inp = keras.Input((3, 3, 2))
+    x = keras.layers.Conv2D(4, 2, name="c")(inp)  # 2x2x4 -> 16 features, feature p*4 + c
+    x = keras.layers.BatchNormalization(name="bn")(keras.layers.Flatten()(x))
+    model = keras.Model(inp, keras.layers.Dense(2, name="head")(x))
+    _randomise_batchnorm(model)
+    new = shrink_model(model, {"c": [1, 2]})
+    for old, kept in zip(model.get_layer("bn").get_weights(), new.get_layer("bn").get_weights()):
+        np.testing.assert_array_equal(kept, old.reshape(4, 4)[:, [1, 2]].ravel())
+
+
+def test_pruning_wrapped_models_are_stripped_first():
+    model = residual(seed=6)
+    wrapped = apply_masks(model, magnitude_masks(model, 0.5))
+    plan = _random_plan(model, 6)
+    x = _x(model)
+    np.testing.assert_array_equal(shrink_model(wrapped, plan)(x).numpy(), shrink_model(strip(wrapped), plan)(x).numpy())
+
+
+def test_residual_groups_are_pruned_together():
+    model = residual(batchnorm=True)
+    new = shrink_model(model, {"a2": [1, 3], "b_sc": [0, 2, 5]})  # one layer of each group suffices
+    for layers, width in ((("stem", "a2"), 2), (("b2", "b_sc"), 3)):
+        for name in layers:
+            assert new.get_layer(name).filters == width
+            assert new.get_layer(f"{name}_bn").get_weights()[0].shape == (width,)
+    np.testing.assert_array_equal(new.get_layer("a2").get_weights()[0], model.get_layer("a2").get_weights()[0][..., [1, 3]])
+    np.testing.assert_array_equal(new.get_layer("stem_bn").get_weights()[2], model.get_layer("stem_bn").get_weights()[2][[1, 3]])
+    # the consumers of the add read the same two channels
+    np.testing.assert_array_equal(new.get_layer("b_sc").get_weights()[0], model.get_layer("b_sc").get_weights()[0][:, :, [1, 3]][..., [0, 2, 5]])
+    with pytest.raises(ValueError, match="pruned together"):
+        shrink_model(model, {"stem": [0, 1], "a2": [0, 2]})
+
+
+@pytest.mark.parametrize(
+    "plan,match",
+    [
+        ({"head": [0]}, "cannot be pruned"),
+        ({"gap": [0]}, "not a Conv2D/Dense"),
+        ({"a1": []}, "non-empty"),
+        ({"a1": [0, 0]}, "distinct"),
+        ({"a1": [5]}, r"\[0, 5\)"),
+        ({"a1": [0.0]}, "integer"),
+        ([("a1", [0])], "mapping"),
+    ],
+)
+def test_invalid_plans_are_refused(plan, match):
+    with pytest.raises(ValueError, match=match):
+        shrink_model(residual(), plan)
+
+
+def test_resnet18_halved_keeps_adds_consistent():
+    model = resnet18(input_shape=(8, 8, 3), num_classes=3)
+    new = structured_prune(model, 0.5)
+    for layer in new.layers:
+        if isinstance(layer, keras.layers.Add):
+            assert len({tuple(t.shape) for t in layer.input}) == 1
+    assert new.get_layer("fc").units == 3
+    assert new.count_params() < 0.3 * model.count_params()
+    assert new(_x(model, n=1)).shape == (1, 3)
+
+
+def _bits(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def test_sweep_reads_the_model_once_and_leaves_it_untouched(monkeypatch):
+    model = residual(seed=4, batchnorm=True)
+    _randomise_batchnorm(model, 4)
+    before = _bits(model)
+    graphs = []
+
+    class CountingGraph(ChannelGraph):
+        def __init__(self, m):
+            graphs.append(m)
+            super().__init__(m)
+
+    monkeypatch.setattr(shrink_module, "ChannelGraph", CountingGraph)
+    x, y = _x(model, n=8), np.arange(8) % 3
+    fractions = [0.0, 0.3, 0.6]
+    rows = structured_sweep(model, fractions, mode="layerwise", data=(x, y), evaluate=lambda m: {"out": float(m(x).numpy().sum())})
+    assert len(graphs) == 1
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.undo()
+    assert [r["fraction"] for r in rows] == fractions
+    for row, fraction in zip(rows, fractions):
+        fresh = structured_prune(model, fraction, mode="layerwise")
+        assert row["params"] == fresh.count_params() and row["flops"] == model_flops(fresh)
+        assert row["out"] == pytest.approx(float(fresh(x).numpy().sum()), rel=1e-6)
+        assert 0.0 <= row["accuracy"] <= 1.0
+    assert rows[0]["kept_channels"] == rows[0]["channels"] > rows[-1]["kept_channels"]
+    assert rows[0]["params"] == model.count_params() > rows[1]["params"] > rows[2]["params"]
+
+
+def test_model_flops_of_mnist_cnn():
+    # conv 26·26·(3·3·1·32) + conv 11·11·(3·3·32·64) + dense 1600·10 multiply-adds
+    assert model_flops(mnist_cnn()) == 26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 64 + 1600 * 10
+    new = shrink_model(mnist_cnn(), {"conv2d": np.arange(16), "conv2d_1": np.arange(32)})
+    assert model_flops(new) == 26 * 26 * 9 * 16 + 11 * 11 * 9 * 16 * 32 + 800 * 10
+
+
+def test_shrunken_savedmodel_reloads_with_identical_predictions(tmp_path):
+    model = residual(seed=5, batchnorm=True)
+    _randomise_batchnorm(model, 5)
+    new = structured_prune(model, 0.5, mode="layerwise")
+    x = _x(model, n=4)
+    loaded = load_exported(export_model(new, str(tmp_path / "shrunk"), keras_copy=False))
+    graph_predict = tf.function(lambda inputs: new(inputs, training=False))  # as traced by the export
+    np.testing.assert_array_equal(predict_exported(loaded, x), graph_predict(x).numpy())
+    np.testing.assert_allclose(predict_exported(loaded, x), new(x, training=False).numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_structured_metrics_against_the_dense_model():
+    model = mnist_cnn()
+    new = structured_prune(model, 0.5, mode="layerwise")
+    metrics = structured_metrics(new, model, batch_sizes=(1, 4), repeats=2, warmup=1)
+    assert metrics["params"] == new.count_params() and metrics["dense_params"] == model.count_params()
+    assert metrics["flops_ratio"] == pytest.approx(model_flops(new) / model_flops(model))
+    # the SavedModel shrinks by the float32 bytes of the removed weights (graph size ~ unchanged)
+    saved = metrics["dense_saved_model_bytes"] - metrics["saved_model_bytes"]
+    assert saved == pytest.approx(4 * (model.count_params() - new.count_params()), rel=0.1)
+    for b in (1, 4):
+        assert metrics[f"latency_b{b}_s"] > 0
+        assert metrics[f"latency_ratio_b{b}"] == pytest.approx(metrics[f"latency_b{b}_s"] / metrics[f"dense_latency_b{b}_s"])

@@ -1,0 +1,177 @@
+"""Tests for tf_sfw.pruning.structured (channel groups, filter scores, plans)."""
+
+import numpy as np
+import pytest
+
+from tf_sfw._keras import keras
+from tf_sfw.pruning.magnitude import num_pruned
+from tf_sfw.pruning.structured import ChannelGraph, FilterGroup, filter_scores, structured_plan
+
+
+def plain_cnn(seed=0):
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8, 2), name="input")
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="c1")(inp)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    x = keras.layers.Conv2D(5, 2, activation="relu", name="c2")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = keras.layers.Dense(7, activation="relu", name="fc")(x)
+    out = keras.layers.Dense(3, activation="softmax", name="head")(x)
+    return keras.Model(inp, out)
+
+
+def residual(seed=0, identity_from_input=False):
+    """stem -> [a1 -> relu -> a2] + stem -> relu -> [b1 -> relu -> b2] + shortcut(b_sc) -> GAP -> head."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 6, 4 if identity_from_input else 3), name="input")
+    stem = inp if identity_from_input else keras.layers.Conv2D(4, 3, padding="same", name="stem")(inp)
+    y = keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="a1")(stem)
+    y = keras.layers.Conv2D(4, 3, padding="same", name="a2")(y)
+    x = keras.layers.ReLU(name="relu_a")(keras.layers.Add(name="add_a")([y, stem]))
+    y = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="b1")(x)
+    y = keras.layers.Conv2D(6, 3, padding="same", name="b2")(y)
+    sc = keras.layers.Conv2D(6, 1, strides=2, name="b_sc")(x)
+    x = keras.layers.ReLU(name="relu_b")(keras.layers.Add(name="add_b")([y, sc]))
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inp, keras.layers.Dense(3, name="head")(x))
+
+
+def test_groups_unite_channels_at_adds_and_exclude_the_classifier():
+    groups = filter_scores(residual())
+    assert {k: g.layers for k, g in groups.items()} == {
+        "stem": ("stem", "a2"),
+        "a1": ("a1",),
+        "b1": ("b1",),
+        "b2": ("b2", "b_sc"),
+    }
+    assert "head" not in filter_scores(plain_cnn())
+    # a residual add with the model input fixes the whole group
+    assert {g.layers for g in filter_scores(residual(identity_from_input=True)).values()} == {("a1",), ("b1",), ("b2", "b_sc")}
+
+
+@pytest.mark.parametrize("norm", ["l2", "l1"])
+def test_scores_are_norms_of_concatenated_filters(norm):
+    model = residual(seed=3)
+    groups = filter_scores(model, norm=norm)
+    for group in groups.values():
+        kernels = [model.get_layer(name).get_weights()[0] for name in group.layers]
+        for c in range(kernels[0].shape[-1]):
+            concat = np.concatenate([k[..., c].ravel() for k in kernels]).astype(np.float64)
+            expected = np.linalg.norm(concat, ord=2 if norm == "l2" else 1)
+            np.testing.assert_allclose(group.scores[c], expected, rtol=1e-12)
+
+
+def _random_groups(seed, sizes=(3, 8, 5, 1)):
+    rng = np.random.default_rng(seed)
+    return {f"g{i}": FilterGroup((f"g{i}", f"g{i}_twin"), rng.random(n) * (i + 1)) for i, n in enumerate(sizes)}
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 0.9])
+def test_layerwise_plan_drops_the_lowest_scores_of_each_group(fraction):
+    groups = _random_groups(0)
+    plan = structured_plan(groups, fraction, mode="layerwise")
+    for key, group in groups.items():
+        n = len(group.scores)
+        drop = min(num_pruned(fraction, n), n - 1)
+        expected = np.sort(np.argsort(group.scores)[drop:])
+        np.testing.assert_array_equal(plan[key], expected)
+        np.testing.assert_array_equal(plan[f"{key}_twin"], expected)  # every layer of a group alike
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.4, 0.6, 0.99])
+@pytest.mark.parametrize("normalization", ["mean", "none"])
+def test_global_plan_removes_the_globally_lowest_normalised_scores(fraction, normalization):
+    groups = _random_groups(1)
+    plan = structured_plan(groups, fraction, normalization=normalization)
+    n = sum(len(g.scores) for g in groups.values())
+    removed_scores, kept_scores, removed = [], [], 0
+    for key, group in groups.items():
+        s = group.scores / (group.scores.mean() if normalization == "mean" else 1.0)
+        kept = plan[key]
+        assert kept.size >= 1
+        gone = np.setdiff1d(np.arange(len(s)), kept)
+        removed += gone.size
+        removed_scores += list(s[gone])
+        if kept.size > 1:  # channels that were not protected as the last of their group
+            kept_scores += list(s[kept])
+    assert removed == min(num_pruned(fraction, n), n - len(groups))
+    if removed_scores and kept_scores:
+        assert max(removed_scores) <= min(kept_scores)
+
+
+def test_mean_normalisation_makes_global_plans_scale_invariant_per_group():
+    groups = _random_groups(2)
+    scaled = dict(groups)
+    scaled["g1"] = groups["g1"]._replace(scores=groups["g1"].scores * 1000.0)
+    a, b = structured_plan(groups, 0.5), structured_plan(scaled, 0.5)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    c, d = structured_plan(groups, 0.5, normalization="none"), structured_plan(scaled, 0.5, normalization="none")
+    assert not all(np.array_equal(c[k], d[k]) for k in c)
+
+
+def test_ties_remove_higher_indices_first():
+    groups = {"a": FilterGroup(("a",), np.ones(4)), "b": FilterGroup(("b",), np.ones(4))}
+    np.testing.assert_array_equal(structured_plan(groups, 0.5, mode="layerwise")["a"], [0, 1])
+    plan = structured_plan(groups, 0.25)  # 2 of 8: the last entries of the concatenation a, b
+    np.testing.assert_array_equal(plan["a"], [0, 1, 2, 3])
+    np.testing.assert_array_equal(plan["b"], [0, 1])
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"fraction": 1.0}, "fraction"),
+        ({"fraction": -0.1}, "fraction"),
+        ({"fraction": 0.5, "mode": "per_layer"}, "mode"),
+        ({"fraction": 0.5, "normalization": "max"}, "normalization"),
+    ],
+)
+def test_plan_arguments_are_validated(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        structured_plan(_random_groups(0), **kwargs)
+
+
+def test_scores_norm_is_validated():
+    with pytest.raises(ValueError, match="norm"):
+        filter_scores(plain_cnn(), norm="l3")
+
+
+def _model_with(layer_fn):
+    inp = keras.Input((6, 6, 2), name="input")
+    x = keras.layers.Conv2D(4, 3, name="c1")(inp)
+    x = layer_fn(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    return keras.Model(inp, keras.layers.Dense(2, name="head")(x))
+
+
+@pytest.mark.parametrize(
+    "layer_fn,name",
+    [
+        (lambda x: keras.layers.Concatenate(name="cat")([x, x]), "cat"),
+        (lambda x: keras.layers.Reshape((32, 2), name="reshape")(x), "reshape"),
+        (lambda x: keras.layers.DepthwiseConv2D(1, name="dw")(x), "dw"),
+        (lambda x: keras.layers.Conv2D(4, 1, groups=2, name="grouped")(x), "grouped"),
+        (lambda x: keras.layers.LayerNormalization(name="ln")(x), "ln"),
+        (lambda x: keras.layers.BatchNormalization(axis=1, name="bn_axis1")(x), "bn_axis1"),
+    ],
+)
+def test_unsupported_layers_are_refused_by_name(layer_fn, name):
+    with pytest.raises(ValueError, match=f"'{name}'"):
+        ChannelGraph(_model_with(layer_fn))
+
+
+def test_shared_layers_are_refused():
+    shared = keras.layers.Conv2D(2, 1, name="shared")
+    inp = keras.Input((4, 4, 2))
+    out = keras.layers.Flatten()(shared(shared(inp)))
+    with pytest.raises(ValueError, match="'shared'.*shared layer"):
+        ChannelGraph(keras.Model(inp, out))
+
+
+def test_softmax_over_channels_fixes_the_group():
+    inp = keras.Input((6, 6, 2))
+    x = keras.layers.Conv2D(4, 3, name="c1")(inp)
+    x = keras.layers.Activation("softmax", name="sm")(x)
+    x = keras.layers.Conv2D(3, 3, name="c2")(x)
+    out = keras.layers.Dense(2, name="head")(keras.layers.Flatten()(x))
+    assert list(filter_scores(keras.Model(inp, out))) == ["c2"]

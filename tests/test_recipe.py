@@ -1,0 +1,128 @@
+"""tf_sfw.recipe: the lr schedule family and the one-call SFW recipe."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tf_sfw
+from tf_sfw._keras import keras
+from tf_sfw.recipe import lr_schedule, reference_bias_norms, sfw_recipe
+
+
+def _model():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 2))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="dense")(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("total,milestones", [(100, (0.6, 0.85)), (10, (0.5,)), (37, (0.1, 0.2, 0.9))])
+def test_step_schedule_decays_at_fractions_of_the_run(total, milestones):
+    schedule = lr_schedule(0.5, total, "step", milestones, factor=0.1)
+    boundaries = [math.floor(m * total) for m in milestones]
+    for step in range(total):
+        expected = 0.5 * 0.1 ** sum(step >= b for b in boundaries)
+        np.testing.assert_allclose(float(schedule(step)), expected, rtol=1e-6)
+
+
+def test_cosine_and_constant_schedules():
+    schedule = lr_schedule(2.0, 50, "cosine")
+    for step in (0, 10, 25, 49, 50):
+        np.testing.assert_allclose(float(schedule(step)), 2.0 * 0.5 * (1 + math.cos(math.pi * step / 50)), atol=1e-6)
+    assert lr_schedule(0.3, 50, "constant") == 0.3
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(learning_rate=0.0), "learning_rate"),
+        (dict(total_steps=0), "total_steps"),
+        (dict(schedule="linear"), "schedule"),
+        (dict(milestones=(0.8, 0.6)), "milestones"),
+        (dict(milestones=(1.2,)), "milestones"),
+        (dict(factor=0.0), "factor"),
+    ],
+)
+def test_lr_schedule_validates_arguments(kwargs, match):
+    args = dict(learning_rate=1.0, total_steps=10, schedule="step", milestones=(0.5,), factor=0.1)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        lr_schedule(**args)
+
+
+@pytest.mark.parametrize("ball,cls", [("k_sparse", tf_sfw.KSparsePolytope), ("k_support", tf_sfw.KSupportNormBall)])
+def test_sfw_recipe_returns_optimizer_constraints_and_schedule(ball, cls):
+    model = _model()
+    optimizer, constraints, schedule = sfw_recipe(
+        model, epochs=2, steps_per_epoch=10, tau=20.0, k_frac=0.1, ball=ball, warmup=0.0, bias_norm="pytorch"
+    )
+    assert isinstance(optimizer, tf_sfw.SFW)
+    assert optimizer.constraints is constraints
+    np.testing.assert_allclose(float(schedule(11)), 1.0)
+    np.testing.assert_allclose(float(schedule(12)), 0.1)  # floor(0.6 * 20)
+    np.testing.assert_allclose(float(schedule(17)), 0.01, rtol=1e-6)  # floor(0.85 * 20)
+    for variable in model.trainable_variables:
+        constraint = constraints.for_variable(variable)
+        assert isinstance(constraint, cls)
+        assert constraint.mode == "radius"
+    # Biases start at zero in Keras: their sets are sized from U(+-1/sqrt(fan_in)).
+    bias = model.get_layer("dense").bias
+    n, fan_in = 3, 4 * 4 * 4
+    norm = math.sqrt(n / (3 * fan_in))
+    k = constraints.for_variable(bias).k_for(n)
+    expected = 20.0 * norm / (math.sqrt(k) if ball == "k_sparse" else 1.0)
+    np.testing.assert_allclose(constraints.for_variable(bias).radius(n), expected, rtol=1e-6)
+    assert reference_bias_norms(model)[bias.name] == pytest.approx(norm)
+
+
+def test_sfw_recipe_defaults_warm_up_and_size_biases_from_a_unit_norm():
+    model = _model()
+    _, constraints, schedule = sfw_recipe(model, epochs=5, steps_per_epoch=20)
+    np.testing.assert_allclose(float(schedule(0)), 1.0 / 2)  # warm-up over floor(0.02 * 100) = 2 steps
+    np.testing.assert_allclose(float(schedule(1)), 1.0)
+    np.testing.assert_allclose(float(schedule(60)), 0.1)
+    bias = model.get_layer("dense").bias
+    k = constraints.for_variable(bias).k_for(3)
+    np.testing.assert_allclose(constraints.for_variable(bias).radius(3), 15.0 * 1.0 / math.sqrt(k), rtol=1e-6)
+
+
+def test_sfw_recipe_trains_inside_the_sets():
+    model = _model()
+    optimizer, constraints, _ = sfw_recipe(model, epochs=1, steps_per_epoch=3, schedule="cosine")
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(24, 6, 6, 2)).astype("float32"), rng.integers(0, 3, 24), batch_size=8, verbose=0)
+    for variable in model.trainable_variables:
+        constraint = constraints.for_variable(variable)
+        x = variable.numpy()
+        np.testing.assert_allclose(constraint.shift_inside(variable.value()).numpy(), x, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [(dict(epochs=0), "epochs"), (dict(steps_per_epoch=1.5), "steps_per_epoch"), (dict(tau=-1), "tau"),
+     (dict(ball="l2"), "ball"), (dict(bias_norm="zero"), "bias_norm")],
+)
+def test_sfw_recipe_validates_arguments(kwargs, match):
+    args = dict(epochs=1, steps_per_epoch=1)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        sfw_recipe(_model(), **args)
+
+
+@pytest.mark.parametrize("schedule", ["step", "cosine", "constant"])
+def test_warmup_ramps_linearly_then_follows_the_schedule(schedule):
+    plain = lr_schedule(0.8, 100, schedule)
+    warm = lr_schedule(0.8, 100, schedule, warmup=0.1)
+    base = (lambda t: plain) if isinstance(plain, float) else plain
+    for step in range(100):
+        expected = float(base(step)) * min(1.0, (step + 1) / 10)
+        np.testing.assert_allclose(float(warm(step)), expected, rtol=1e-6)
+    config = warm.get_config()
+    restored = type(warm).from_config(config)
+    np.testing.assert_allclose(float(restored(3)), float(warm(3)), rtol=1e-6)
+    with pytest.raises(ValueError, match="warmup"):
+        lr_schedule(0.8, 100, schedule, warmup=1.0)

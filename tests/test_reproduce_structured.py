@@ -1,0 +1,98 @@
+"""Smoke tests of scripts/reproduce_structured.py on a tiny fake MNIST file."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from conftest import load_script
+
+
+@pytest.fixture(scope="module")
+def script():
+    return load_script("reproduce_structured")
+
+
+def _fake_mnist(root, n_train=96, n_test=40):
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = rng.integers(0, 10, n)
+        arrays[f"x_{split}"] = (rng.integers(0, 60, (n, 28, 28)) + (labels * 19)[:, None, None]).astype(np.uint8)
+        arrays[f"y_{split}"] = labels.astype(np.uint8)
+    np.savez(root / "mnist.npz", **arrays)
+    return root
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--width", "0.5"], ["--fractions", "0.5", "1.0"], ["--ft-fraction", "0.05"], ["--epochs", "0"],
+     ["--latency-repeats", "0"]],
+)
+def test_bad_arguments_exit(script, argv):
+    with pytest.raises(SystemExit):
+        script.parse_args(argv)
+
+
+@pytest.mark.parametrize("train_steps, expected", [(938, 18), (2814, 56), (50, 1), (4, 1)])
+def test_fine_tune_steps_at_most_two_percent(script, train_steps, expected):
+    args = script.parse_args([])
+    assert script.fine_tune_steps(args, train_steps) == expected
+
+
+def test_resnet_input_is_padded_to_32(script, tmp_path):
+    data_dir = _fake_mnist(tmp_path / "data")
+    args = script.parse_args(["--model", "resnet18", "--width", "0.25", "--data-dir", str(data_dir), "--subset", "10"])
+    (x_train, y_train), (x_test, _) = script.load_data(args, 0)
+    assert x_train.shape == (10, 32, 32, 1) and x_test.shape == (40, 32, 32, 1)
+    full = np.load(data_dir / "mnist.npz")["x_test"]
+    np.testing.assert_array_equal(x_test[:, 2:30, 2:30, 0], full)
+    assert x_test[:, :2].max() == 0 and x_test[:, 30:].max() == 0
+    model = script.build(args, 0)
+    assert model.input_shape == (None, 32, 32, 1)
+    assert model.get_layer("conv1").kernel.shape[-1] == 16
+
+
+def test_end_to_end_on_tiny_data(script, tmp_path):
+    data_dir = _fake_mnist(tmp_path / "data")
+    out = tmp_path / "out"
+    argv = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "1", "--batch-size", "32", "--runs", "GroupSFW",
+            "--fractions", "0", "0.5", "--latency-repeats", "1", "--reload-examples", "8"]
+    assert script.main(argv) == 0
+    with open(out / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(script.FIELDS)
+    assert [(r["run"], float(r["fraction"])) for r in rows] == [("GroupSFW", 0.0), ("GroupSFW", 0.5)]
+    dense, half = rows
+    # Nothing removed: the same size as the dense reference (a trained, compiled model would
+    # also export its optimizer slots and look ~1.7x larger).
+    assert int(dense["params"]) == int(dense["dense_params"]) and int(dense["flops"]) == int(dense["dense_flops"])
+    assert float(dense["saved_model_ratio"]) == pytest.approx(1.0, abs=0.01)
+    # mnist_cnn: 32 + 64 prunable filters; layerwise 50% keeps 16 + 32 (and the 10 classifier units):
+    # 3·3·1·16 + 16 + 3·3·16·32 + 32 + 5·5·32·10 + 10 parameters.
+    assert (int(half["channels"]), int(half["kept_channels"])) == (96, 48)
+    assert int(half["dense_params"]) == 34_826
+    assert int(half["params"]) == 9 * 16 + 16 + 9 * 16 * 32 + 32 + 25 * 32 * 10 + 10
+    assert 0 < float(half["flops_ratio"]) < 0.5 and float(half["saved_model_ratio"]) < 1.0
+    for r in rows:
+        assert float(r["reload_max_abs_diff"]) < 1e-6 and r["reload_same_argmax"] == "True"
+        assert 0.0 <= float(r["accuracy"]) <= 1.0 and 0.0 <= float(r["ft_accuracy"]) <= 1.0
+        assert int(r["ft_steps"]) == 1
+        assert float(r["latency_b1_s"]) > 0 and float(r["latency_b128_s"]) > 0
+    for name in ("accuracy_vs_latency_mnist_mnist_cnn.png", "accuracy_vs_fraction_mnist_mnist_cnn.png", "summary.md",
+                 "runs.json", "log.txt"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_latency_check_times_the_shrunken_model(script, tmp_path):
+    argv = ["--latency-check", "0.5", "--latency-repeats", "2", "--out", str(tmp_path)]
+    assert script.main(argv) == 0
+    with open(tmp_path / "latency_check_mnist_cnn.json") as f:
+        result = json.load(f)
+    assert result["dense_params"] == 34_826
+    assert result["params"] == 9 * 16 + 16 + 9 * 16 * 32 + 32 + 25 * 32 * 10 + 10
+    assert result["saved_model_ratio"] < 1.0
+    assert result["latency_b128_s"] > 0 and result["dense_latency_b128_s"] > 0
+    assert result["latency_ratio_b128"] == pytest.approx(result["latency_b128_s"] / result["dense_latency_b128_s"])

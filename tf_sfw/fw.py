@@ -1,0 +1,159 @@
+r"""The Frank-Wolfe step, written once: momentum, step size, convex combination.
+
+One stochastic Frank-Wolfe step for a point :math:`\theta` of a convex compact set
+:math:`C` (Pokutta, Spiegel, Zimmer 2020, "Deep Neural Network Training with Frank-Wolfe"):
+
+.. math::
+    m_t &= \mu\, m_{t-1} + (1 - \mu)\, g_t                      && \text{(`momentum_average`)} \\
+    v_t &= \mathrm{LMO}_C(m_t) = \operatorname{argmin}_{v \in C} \langle m_t, v \rangle
+                                                               && \text{(`tf_sfw.lmo`)} \\
+    \eta_t &= \mathrm{clip}(\mathrm{lr}_t \cdot f_t,\ 0,\ 1), \quad
+        f_t = \begin{cases} 1 & \texttt{rescale=None} \\ 1/D & \texttt{"diameter"} \\
+        \|m_t\|_2 / \|v_t - \theta_t\|_2 & \texttt{"gradient"} \end{cases}
+                                                               && \text{(`step_size`)} \\
+    \theta_{t+1} &= (1 - \eta_t)\,\theta_t + \eta_t\, v_t = \theta_t + \eta_t (v_t - \theta_t)
+                                                               && \text{(`convex_step`)}
+
+with :math:`D` the L2 diameter of :math:`C` and :math:`f_t = 0` when :math:`v_t = \theta_t`.
+The iterate stays in :math:`C` (a convex combination of two of its points).
+
+Users: `tf_sfw.SFW` (per variable, applying `assign_momentum` and `assign_convex_step`,
+the in-place forms of the same formulas with fused kernels), SFW-Init
+(`tf_sfw.sfw_init`, one differentiable `step` without momentum) and Frank-Wolfe pruning
+over masks (`tf_sfw.pruning.iterative`, with NumPy arrays: `momentum_average` and
+`convex_step` use only arithmetic operators and work on NumPy arrays and tensors alike;
+its step sizes are a constant or `harmonic_step_size`), and `tf_sfw.keras3.SFW` (the same
+formulas over ``keras.ops``: the tensor functions take an optional op namespace ``ops``,
+TensorFlow by default, see `tf_sfw.selection`).
+"""
+
+import numbers
+
+from tf_sfw import lmo as lmo_lib
+from tf_sfw import selection as selection_lib
+
+__all__ = [
+    "RESCALES",
+    "momentum_average",
+    "step_size",
+    "convex_step",
+    "step",
+    "harmonic_step_size",
+    "assign_momentum",
+    "assign_convex_step",
+]
+
+#: Step-size rescales of `step_size`.
+RESCALES = (None, "diameter", "gradient")
+
+
+def check_rescale(rescale):
+    """Returns ``rescale`` if it is one of `RESCALES`."""
+    if rescale not in RESCALES:
+        raise ValueError(f"`rescale` must be one of {RESCALES}. Received: rescale={rescale!r}")
+    return rescale
+
+
+def momentum_average(previous, gradient, mu):
+    r""":math:`\mu\,m + (1-\mu)\,g` (NumPy arrays or tensors).
+
+    With :math:`\mu = 0` at the first step this starts the average at :math:`m_0 = g_0`.
+    """
+    return mu * previous + (1.0 - mu) * gradient
+
+
+def convex_step(theta, v, eta):
+    r""":math:`\theta + \eta\,(v - \theta) = (1-\eta)\,\theta + \eta\,v` (NumPy arrays or tensors)."""
+    return theta + eta * (v - theta)
+
+
+def norm(x, ops=None):
+    r""":math:`\|x\|_2` over all entries (`tf_sfw.lmo.squared_norm`, fast in each mode)."""
+    ops = selection_lib.get_ops(ops)
+    return ops.sqrt(lmo_lib.squared_norm(x, ops))
+
+
+def step_size(learning_rate, rescale, direction, gradient=None, gradient_norm=None, diameter=None, ops=None):
+    r"""The Frank-Wolfe step size :math:`\eta = \mathrm{clip}(\mathrm{lr} \cdot f, 0, 1)`.
+
+    Args:
+        learning_rate: :math:`\mathrm{lr}` (float or scalar tensor).
+        rescale: ``None`` (:math:`f = 1`), ``"diameter"`` (:math:`f = 1/D`) or
+            ``"gradient"`` (:math:`f = \|m\|_2 / \|v - \theta\|_2`, 0 when
+            :math:`v = \theta`).
+        direction: :math:`v - \theta` (a tensor; its dtype is the result's).
+        gradient: :math:`m`, the estimate given to the LMO (``"gradient"`` only), or
+        gradient_norm: :math:`\|m\|_2` directly (``"gradient"`` only; e.g. a tensor that
+            is differentiated through).
+        diameter: :math:`D` (``"diameter"`` only).
+        ops: Op namespace (default TensorFlow).
+
+    Returns:
+        Scalar tensor :math:`\eta \in [0, 1]` of ``direction``'s dtype.
+    """
+    check_rescale(rescale)
+    ops = selection_lib.get_ops(ops)
+    dtype = ops.dtype(direction)
+    lr = lmo_lib.as_scalar(learning_rate, dtype, ops)
+    if rescale == "gradient":
+        if gradient_norm is None:
+            gradient_norm = norm(gradient, ops)
+        factor = ops.divide_no_nan(lmo_lib.as_scalar(gradient_norm, dtype, ops), norm(direction, ops))
+    elif rescale == "diameter":
+        factor = ops.constant(1.0 / diameter, dtype)
+    else:
+        factor = ops.ones([], dtype)
+    return ops.clip_by_value(lr * factor, 0.0, 1.0)
+
+
+def step(theta, v, learning_rate, rescale="gradient", gradient=None, gradient_norm=None, diameter=None):
+    r"""One Frank-Wolfe step to the vertex ``v``: `step_size`, then `convex_step`.
+
+    Differentiable in ``theta``, ``learning_rate`` and ``gradient_norm`` (``v`` is an
+    input, not recomputed).
+
+    Returns:
+        ``(theta_next, eta)``.
+    """
+    import tensorflow as tf  # SFW-Init's differentiable step runs on TensorFlow
+
+    theta = tf.convert_to_tensor(theta)
+    v = tf.cast(v, theta.dtype)
+    direction = v - theta
+    eta = step_size(learning_rate, rescale, direction, gradient, gradient_norm, diameter)
+    return theta + eta * direction, eta
+
+
+def harmonic_step_size(t, offset=3.0):
+    """The classic Frank-Wolfe step size ``γ_t = 2 / (t + offset)`` for iteration ``t >= 0``.
+
+    ``offset=3`` is ``2/(t+2)`` with the initial point counted as iterate 1 (so
+    ``γ_0 = 2/3``); ``offset=2`` gives ``γ_0 = 1``.
+    """
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
+        raise ValueError(f"`t` must be a non-negative integer. Received: t={t!r}")
+    if isinstance(offset, bool) or not isinstance(offset, numbers.Real) or not offset >= 2:
+        raise ValueError(f"`offset` must be a number >= 2 (so that γ <= 1). Received: offset={offset!r}")
+    return 2.0 / (t + float(offset))
+
+
+def assign_momentum(m, gradient, mu):
+    r"""`momentum_average` in place on the resource variable ``m``.
+
+    Written :math:`m \leftarrow m - (1-\mu)(m - g)` so that one fused kernel
+    (``ResourceApplyGradientDescent``) applies it: one pass less than ``assign`` without XLA.
+    """
+    import tensorflow as tf  # TensorFlow resource variables only (the tf_keras SFW)
+
+    tf.raw_ops.ResourceApplyGradientDescent(var=m.handle, alpha=1.0 - mu, delta=m - gradient)
+
+
+def assign_convex_step(variable, direction, eta):
+    r"""`convex_step` in place on the resource variable ``variable`` (:math:`\theta`).
+
+    With ``direction`` :math:`= v - \theta`: :math:`\theta \leftarrow \theta - (-\eta)(v - \theta)`,
+    one fused kernel.
+    """
+    import tensorflow as tf  # TensorFlow resource variables only (the tf_keras SFW)
+
+    tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=-eta, delta=direction)

@@ -1,0 +1,368 @@
+"""Structured (filter / unit) pruning: channel groups, filter scores and pruning plans.
+
+A *filter* of a ``Conv2D`` kernel ``W ∈ R^{kh×kw×C_in×C_out}`` is the slice
+``W[..., c]``; a *unit* of a ``Dense`` kernel ``W ∈ R^{C_in×C_out}`` is the column
+``W[:, c]`` (groups are slices along the kernel's output axis, as in the group sets of
+Zimmer, Spiegel and Pokutta, "Compression-aware Training of Neural Networks using
+Frank-Wolfe"). Removing output channel ``c`` of a layer removes, downstream, input slice
+``c`` of every consumer (see :mod:`tf_sfw.pruning.shrink`).
+
+Channel groups. The model graph is walked once. Every ``Conv2D``/``Dense`` output opens a
+*channel space*; element-wise layers (activations, pooling, dropout, padding) pass it on;
+element-wise merges (``Add``, ...) unite the spaces of their inputs (union-find), because
+the channels that meet at an add must be removed together. A space is *fixed* (never
+pruned) when it reaches a model output (the classifier's units), comes from a model input,
+or is normalised across channels (softmax).
+
+Scores. For a group ``G`` of layers sharing one channel space, the score of channel ``c``
+is the norm of the concatenation of the filters ``c`` of all layers in ``G``:
+
+.. math:: s_c = \\Big(\\sum_{l \\in G} \\|W_l[..., c]\\|_p^p\\Big)^{1/p}, \\qquad p \\in \\{1, 2\\}
+
+(the L1 / L2 filter-norm criterion of Li et al., ICLR 2017, "Pruning Filters for
+Efficient ConvNets"; kernels only, biases and BatchNorm scales are not scored).
+
+Selection. With ``n_g`` channels in group ``g`` and ``n = Σ_g n_g``:
+
+- ``mode="layerwise"``: group ``g`` loses its ``min(z(f, n_g), n_g - 1)`` lowest-scored
+  channels;
+- ``mode="global"``: the scores are normalised per group and the ``z(f, n)`` lowest
+  normalised scores over all groups are removed, skipping a channel whenever it would be
+  the last of its group (so at most ``n - #groups`` channels can go). Normalisation
+  ``"mean"`` divides each group's scores by their mean, ``ŝ_c = s_c / mean_g(s)``, which
+  makes layers of different fan-in comparable (a filter is removed when it is weak
+  *relative to its layer*); ``"none"`` compares raw norms.
+
+Here ``z(f, n) = floor(f·n + 1/2)`` (:func:`tf_sfw.pruning.magnitude.num_pruned`). Ties
+follow the package's one tie rule (:func:`tf_sfw.selection.pruning_order`): among equal
+scores the higher index -- of the concatenation of the groups in order, in global mode --
+is removed first. Every group keeps at least one channel.
+"""
+
+import collections
+
+import numpy as np
+
+from tf_sfw import selection
+from tf_sfw._keras import keras
+from tf_sfw.pruning.magnitude import num_pruned, validate_sparsity
+from tf_sfw.pruning.masks import is_pruned, strip
+from tf_sfw.validation import check_choice
+
+__all__ = ["ChannelGraph", "FilterGroup", "NORMS", "NORMALIZATIONS", "MODES", "filter_scores", "structured_plan"]
+
+#: Filter norms accepted by :func:`filter_scores`.
+NORMS = ("l2", "l1")
+#: Score normalisations accepted by :func:`structured_plan` in global mode.
+NORMALIZATIONS = ("mean", "none")
+#: Selection modes accepted by :func:`structured_plan`.
+MODES = ("global", "layerwise")
+
+#: Layers with prunable output channels, and the config key holding their width.
+PRODUCERS = {"Conv2D": "filters", "Dense": "units"}
+#: Element-wise (per-channel) layers: output channel c depends only on input channel c.
+PASS_THROUGH = frozenset(
+    {
+        "ReLU", "LeakyReLU", "ELU", "ThresholdedReLU", "Activation", "Softmax",
+        "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+        "ActivityRegularization", "MaxPooling2D", "AveragePooling2D",
+        "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D", "Cropping2D",
+        "UpSampling2D",
+    }
+)  # fmt: skip
+#: Element-wise merges of equally shaped inputs: their channel spaces are united.
+MERGES = frozenset({"Add", "Subtract", "Average", "Maximum", "Minimum", "Multiply"})
+_CHANNEL_NORMALISING = ("softmax", "log_softmax")
+
+#: One channel group: the layers sharing a channel space and the score of each channel.
+FilterGroup = collections.namedtuple("FilterGroup", ["layers", "scores"])
+
+
+def _unsupported(name, class_name, why):
+    return ValueError(f"Structured pruning does not support layer {name!r} ({class_name}): {why}.")
+
+
+def _activation_name(cfg):
+    activation = cfg.get("activation")
+    return activation if isinstance(activation, str) else None
+
+
+class ChannelGraph:
+    """The channel structure of a functional or Sequential tf_keras model (read-only).
+
+    Attributes:
+        model: The plain model (pruning wrappers stripped).
+        config: ``model.get_config()``.
+        layout: ``{layer: (space, repeat)}``: the last axis of the layer's output is
+            ``repeat`` copies (outer) of channel space ``space`` (inner), i.e. feature
+            ``p·C + c`` is channel ``c`` at position ``p`` (``repeat > 1`` after Flatten).
+        inputs: ``{layer: [input layer names]}``.
+        producers: ``{layer: space}`` for Conv2D/Dense layers, in topological order.
+        batchnorms: Names of BatchNormalization layers.
+    """
+
+    def __init__(self, model):
+        if not isinstance(model, keras.Model):
+            raise ValueError(f"`model` must be a keras.Model. Received: model of type {type(model).__name__}")
+        self.model = strip(model) if is_pruned(model) else model
+        self.sequential = isinstance(self.model, keras.Sequential)
+        self.config = self.model.get_config()
+        self._parent, self.sizes, self._fixed = [], [], []
+        self.layout, self.inputs, self.producers, self.batchnorms = {}, {}, {}, []
+        entries = self._entries()
+        for name, class_name, cfg, inbound in entries:
+            self._visit(name, class_name, cfg, inbound)
+        outputs = [entries[-1][0]] if self.sequential else [o[0] for o in self.config["output_layers"]]
+        for name in outputs:
+            self._fix(self.layout[name][0])
+
+    # -- graph entries ------------------------------------------------------------------
+    def _entries(self):
+        """``[(name, class_name, layer config, [input names])]`` in topological order."""
+        entries, previous = [], None
+        for item in self.config["layers"]:
+            class_name, cfg = item["class_name"], item["config"]
+            name = cfg["name"] if self.sequential else item["name"]
+            if self.sequential:
+                inbound = [] if previous is None else [previous]
+            else:
+                nodes = item.get("inbound_nodes", [])
+                if len(nodes) > 1:
+                    raise _unsupported(name, class_name, f"it is called {len(nodes)} times (shared layer)")
+                inbound = [self._inbound_name(name, class_name, ref) for ref in (nodes[0] if nodes else [])]
+            entries.append((name, class_name, cfg, inbound))
+            previous = name
+        return entries
+
+    @staticmethod
+    def _inbound_name(name, class_name, ref):
+        if not isinstance(ref, (list, tuple)) or len(ref) < 3:
+            raise _unsupported(name, class_name, f"unrecognised inbound node {ref!r}")
+        if ref[2] != 0:
+            raise _unsupported(name, class_name, f"it reads output {ref[2]} of multi-output layer {ref[0]!r}")
+        return ref[0]
+
+    # -- union-find over channel spaces -------------------------------------------------
+    def _new_space(self, size, fixed=False):
+        self._parent.append(len(self._parent))
+        self.sizes.append(None if size is None else int(size))
+        self._fixed.append(bool(fixed))
+        return len(self._parent) - 1
+
+    def find(self, space):
+        """Root of ``space`` (path halving)."""
+        while self._parent[space] != space:
+            self._parent[space] = self._parent[self._parent[space]]
+            space = self._parent[space]
+        return space
+
+    def _fix(self, space):
+        self._fixed[self.find(space)] = True
+
+    def _union(self, a, b):
+        a, b = self.find(a), self.find(b)
+        if a != b:
+            self._parent[b] = a
+            self._fixed[a] = self._fixed[a] or self._fixed[b]
+
+    def is_fixed(self, space):
+        """Whether the channels of ``space`` may not be removed."""
+        return self._fixed[self.find(space)]
+
+    # -- layers -------------------------------------------------------------------------
+    def _shape(self, name, which):
+        layer = self.model.get_layer(name)
+        try:
+            return tuple(getattr(layer, which).shape)
+        except AttributeError as err:
+            raise _unsupported(name, type(layer).__name__, f"its {which} shape is ambiguous ({err})") from None
+
+    def _visit(self, name, class_name, cfg, inbound):
+        if cfg.get("data_format", "channels_last") != "channels_last":
+            raise _unsupported(name, class_name, "only data_format='channels_last' is supported")
+        if class_name == "InputLayer":
+            self.layout[name] = (self._new_space(None, fixed=True), 1)
+            return
+        if len(inbound) != 1 and class_name not in MERGES:
+            raise _unsupported(name, class_name, f"expected one input, got {len(inbound)}")
+        self.inputs[name] = list(inbound)
+        space, repeat = self.layout[inbound[0]]
+        if class_name in PRODUCERS:
+            if class_name == "Conv2D" and cfg.get("groups", 1) != 1:
+                raise _unsupported(name, class_name, "grouped convolutions (groups != 1)")
+            out = self._new_space(cfg[PRODUCERS[class_name]], _activation_name(cfg) in _CHANNEL_NORMALISING)
+            self.producers[name] = out
+            self.layout[name] = (out, 1)
+        elif class_name == "BatchNormalization":
+            axis, rank = cfg.get("axis", -1), len(self._shape(name, "input"))
+            axes = [a % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
+            if axes != [rank - 1]:
+                raise _unsupported(name, class_name, f"only the last axis can be normalised (axis={axis!r})")
+            self.batchnorms.append(name)
+            self.layout[name] = (space, repeat)
+        elif class_name in PASS_THROUGH:
+            if cfg.get("noise_shape") is not None:
+                raise _unsupported(name, class_name, "an explicit noise_shape")
+            if class_name == "Softmax" or _activation_name(cfg) in _CHANNEL_NORMALISING:
+                self._fix(space)  # normalises across channels: removing one changes the others
+            self.layout[name] = (space, repeat)
+        elif class_name == "Flatten":
+            spatial = self._shape(name, "input")[1:-1]
+            if any(d is None for d in spatial):
+                raise _unsupported(name, class_name, "its input has unknown spatial dimensions")
+            self.layout[name] = (space, repeat * int(np.prod(spatial, dtype=np.int64)))
+        elif class_name in MERGES:
+            self._visit_merge(name, class_name, inbound)
+        else:
+            raise _unsupported(
+                name,
+                class_name,
+                f"supported layers are {sorted(PRODUCERS)}, BatchNormalization, Flatten, "
+                f"{sorted(MERGES)} and {sorted(PASS_THROUGH)}",
+            )
+
+    def _visit_merge(self, name, class_name, inbound):
+        shapes = {tuple(self.model.get_layer(i).output.shape[1:]) for i in inbound}
+        repeats = {self.layout[i][1] for i in inbound}
+        if len(shapes) != 1 or len(repeats) != 1:
+            raise _unsupported(name, class_name, f"its inputs differ in shape or channel layout ({sorted(shapes)})")
+        space = self.layout[inbound[0]][0]
+        for other in inbound[1:]:
+            self._union(space, self.layout[other][0])
+        self.layout[name] = (space, repeats.pop())
+
+    # -- groups and indices -------------------------------------------------------------
+    def groups(self):
+        """``{root space: [producer layers]}`` of the prunable (not fixed) spaces."""
+        out = {}
+        for layer, space in self.producers.items():
+            if not self.is_fixed(space):
+                out.setdefault(self.find(space), []).append(layer)
+        return out
+
+    def input_index(self, name, kept):
+        """Indices into the last axis of ``name``'s single input that survive ``kept``.
+
+        ``kept`` maps root spaces to kept channel indices; returns ``None`` for "all".
+        """
+        space, repeat = self.layout[self.inputs[name][0]]
+        channels = kept.get(self.find(space))
+        if channels is None:
+            return None
+        size = self.sizes[self.find(space)]
+        return (np.arange(repeat, dtype=np.int64)[:, None] * size + channels[None, :]).ravel()
+
+    def read_weights(self):
+        """``{layer: [numpy arrays]}`` copies of the weights of producers and BatchNorms."""
+        names = list(self.producers) + self.batchnorms
+        return {name: [np.array(w) for w in self.model.get_layer(name).get_weights()] for name in names}
+
+    def filter_groups(self, weights, norm="l2"):
+        """``{first layer: FilterGroup}`` with the channel scores of every prunable group."""
+        check_choice(norm, "norm", NORMS)
+        out = {}
+        for layers in self.groups().values():
+            total = 0.0
+            for layer in layers:
+                kernel = np.asarray(weights[layer][0], dtype=np.float64)
+                flat = kernel.reshape(-1, kernel.shape[-1])
+                total = total + (np.sum(flat**2, axis=0) if norm == "l2" else np.sum(np.abs(flat), axis=0))
+            scores = np.sqrt(total) if norm == "l2" else total
+            out[layers[0]] = FilterGroup(tuple(layers), scores)
+        return out
+
+
+def filter_scores(model, norm="l2"):
+    """Scores of the output channels of every prunable channel group of ``model``.
+
+    Args:
+        model: A functional or Sequential tf_keras model (pruning wrappers are stripped).
+        norm: ``"l2"`` or ``"l1"``: the filter norm (of all kernels of a group together).
+
+    Returns:
+        Ordered ``{key: FilterGroup(layers, scores)}``; ``key`` is the first layer of the
+        group (topological order), ``layers`` all Conv2D/Dense layers whose outputs share
+        the channels (more than one only at element-wise merges such as residual adds),
+        ``scores`` a float64 array with one entry per channel.
+
+    Raises:
+        ValueError: For an unsupported layer (the message names it) or argument.
+    """
+    graph = ChannelGraph(model)
+    return graph.filter_groups(graph.read_weights(), norm)
+
+
+def _check_groups(groups):
+    if not hasattr(groups, "items") or not groups:
+        raise ValueError(f"`groups` must be a non-empty mapping from filter_scores(). Received: groups={groups!r:.200}")
+    for key, group in groups.items():
+        scores = np.asarray(getattr(group, "scores", None), dtype=np.float64)
+        if scores.ndim != 1 or scores.size == 0 or not np.all(np.isfinite(scores)):
+            raise ValueError(f"`groups[{key!r}].scores` must be a non-empty 1-D array of finite numbers.")
+
+
+def _normalised(scores, normalization):
+    if normalization == "none":
+        return scores
+    mean = float(np.mean(scores))
+    return scores / mean if mean > 0 else np.zeros_like(scores)
+
+
+def _removed_global(groups, fraction, normalization):
+    scores = [_normalised(np.asarray(g.scores, dtype=np.float64), normalization) for g in groups.values()]
+    flat = np.concatenate(scores)
+    group_of = np.concatenate([np.full(len(s), i) for i, s in enumerate(scores)])
+    channel = np.concatenate([np.arange(len(s)) for s in scores])
+    order = selection.pruning_order(flat)
+    budget = num_pruned(fraction, len(flat))
+    left = [len(s) for s in scores]
+    removed = [[] for _ in scores]
+    for i in order:
+        if budget == 0:
+            break
+        g = group_of[i]
+        if left[g] > 1:
+            removed[g].append(channel[i])
+            left[g] -= 1
+            budget -= 1
+    return removed
+
+
+def _removed_layerwise(groups, fraction):
+    removed = []
+    for group in groups.values():
+        scores = np.asarray(group.scores, dtype=np.float64)
+        count = min(num_pruned(fraction, scores.size), scores.size - 1)
+        removed.append(list(selection.pruning_order(scores)[:count]))
+    return removed
+
+
+def structured_plan(groups, fraction, mode="global", normalization="mean"):
+    """Which channels to keep when removing a fraction of the filters / units.
+
+    Args:
+        groups: ``{key: FilterGroup}`` from :func:`filter_scores`.
+        fraction: Fraction in ``[0, 1)`` of the channels to remove (of all prunable
+            channels in global mode, of each group's in layerwise mode).
+        mode: ``"global"`` (one threshold over normalised scores) or ``"layerwise"``.
+        normalization: ``"mean"`` or ``"none"``; how scores are made comparable across
+            groups in global mode (ignored in layerwise mode).
+
+    Returns:
+        ``{layer: kept channel indices}`` (sorted int64) for every layer of every group;
+        the argument of :func:`tf_sfw.pruning.shrink.shrink_model`.
+    """
+    _check_groups(groups)
+    fraction = validate_sparsity(fraction, "fraction")
+    check_choice(mode, "mode", MODES)
+    check_choice(normalization, "normalization", NORMALIZATIONS)
+    if mode == "global":
+        removed = _removed_global(groups, fraction, normalization)
+    else:
+        removed = _removed_layerwise(groups, fraction)
+    plan = {}
+    for group, gone in zip(groups.values(), removed):
+        kept = np.setdiff1d(np.arange(len(group.scores), dtype=np.int64), np.asarray(gone, dtype=np.int64))
+        for layer in group.layers:
+            plan[layer] = kept.copy()
+    return plan

@@ -1,0 +1,196 @@
+"""The configuration of a training run: :class:`TrainConfig` and its validation.
+
+Importing this module does not import TensorFlow (the model and dataset names are looked up
+when a config is created), so that command-line front ends can use it cheaply.
+"""
+
+import dataclasses
+import re
+
+from tf_sfw.validation import check_choice, check_int, check_number, check_positive_int, check_positive_number
+
+__all__ = ["CONSTRAINTS", "MODES", "OPTIMIZERS", "RESCALES", "SCHEDULES", "TrainConfig"]
+
+OPTIMIZERS = ("sfw", "sgd")
+CONSTRAINTS = ("k_sparse", "k_support", "l1", "l2", "linf", "unconstrained", "group_k_sparse", "group_k_support", "nm")
+SCHEDULES = ("paper", "step", "loss_average", "constant")
+RESCALES = ("gradient", "diameter", "none")
+MODES = ("initialization", "radius", "diameter")
+
+# Relative step-decay milestones: the learning rate is divided at the start of 1-based epoch
+# round(f * epochs) + 1 for each fraction f; 1/3 and 2/3 give the paper's epochs 61 and 121 of
+# 180 (Miao et al., ICLR 2022 "Learning Pruning-Friendly Networks via Frank-Wolfe") and scale
+# with the run length, so that short runs decay too.
+PAPER_MILESTONES_FRAC = (1 / 3, 2 / 3)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run (defaults: the paper's setting).
+
+    Defaults follow Miao et al., ICLR 2022 "Learning Pruning-Friendly Networks via
+    Frank-Wolfe": SFW with learning rate 1.0, momentum 0.9, gradient rescaling, K-sparse
+    polytopes with K = max(10, 5% of n) and tau = 15, batch 128, 180 epochs, step decay /10 at
+    one and two thirds of the run plus the loss-average rule.
+
+    Attributes:
+        model: Builder name in :data:`tf_sfw.models.MODELS`.
+        dataset: One of :data:`tf_sfw.data.DATASETS`.
+        optimizer: ``"sfw"`` or ``"sgd"`` (momentum SGD, the baseline).
+        epochs: Number of epochs.
+        batch_size, test_batch_size: Batch sizes (paper: 128 / 100).
+        learning_rate: Initial learning rate (paper SFW: 1.0).
+        momentum: Momentum (paper: 0.9).
+        rescale: SFW step-size rescaling ``"gradient"`` | ``"diameter"`` | ``"none"``.
+        constraint: Set of every constrained variable: ``k_sparse`` (paper), ``k_support``,
+            ``l1``/``l2``/``linf`` balls, or ``unconstrained`` (SFW then equals momentum SGD).
+        k, k_frac: K = max(k, floor(k_frac·n)) for the top-K sets (paper: 10 and 0.05).
+        mode: ``"initialization"`` (paper; ``value`` = tau), ``"radius"`` or ``"diameter"``.
+        value: tau, the radius or the diameter (paper: tau = 15).
+        unconstrained: Regexes (``re.search`` on variable names) of variables trained by SGD
+            instead, e.g. ``"bn"`` for BatchNorm.
+        unconstrained_bn: Leave every BatchNormalization gamma/beta unconstrained.
+        weight_decay: Decoupled weight decay (None = 0; the paper's SFW uses 0).
+        schedule: ``"paper"`` (step decay + loss rule), ``"step"``, ``"loss_average"``, ``"constant"``.
+        milestones: Absolute 1-based epochs of the step decay. When given (not None) they are
+            used and ``milestones_frac`` is ignored; ``()`` disables the decay.
+        milestones_frac: Relative milestones in (0, 1): decay at the start of epoch
+            ``round(f * epochs) + 1`` (default 1/3, 2/3: epochs 61 and 121 of 180, as in the paper).
+        decay_factor: Multiplier of the step decay (paper: 0.1).
+        augment: Random crop + flip (None = on for cifar10/tiny_imagenet, off otherwise).
+        subset: Train on a seeded random subset of this many examples.
+        seed: Seed of initial weights, dropout, data order and augmentation.
+        deterministic: Enable TensorFlow op determinism (bit-exact resumption).
+        validate: Evaluate on the test set after every epoch (adds val_* to the history).
+        backup_every: Back up every N steps (None: at every epoch end).
+        sfw_init: Learn one scale per variable of the initialization before training (SFW-Init,
+            :func:`tf_sfw.sfw_init.sfw_init`; SFW only, array datasets only).
+        sfw_init_iterations: Number of SFW-Init iterations (reference: 390).
+        divergence_factor: Stop with :class:`~tf_sfw.training.errors.TrainingDivergedError` when
+            the running training loss exceeds this multiple of the first batch's loss (a
+            non-finite loss always stops the run); None disables the ratio test.
+        tensorboard: Write TensorBoard event files to ``out/logs``: True (the ``tensorboard``
+            package, an optional dependency, must be installed), False, or None (default:
+            when that package is installed). ``out/log.csv`` is always written.
+        data_dir: Data directory (see :mod:`tf_sfw.data` for the search order).
+        download: Allow Keras' downloader as the last resort.
+        verbose: Keras fit verbosity (0, 1, 2).
+    """
+
+    model: str = "mnist_cnn"
+    dataset: str = "mnist"
+    optimizer: str = "sfw"
+    epochs: int = 180
+    batch_size: int = 128
+    test_batch_size: int = 100
+    learning_rate: float = 1.0
+    momentum: float = 0.9
+    rescale: str = "gradient"
+    constraint: str = "k_sparse"
+    k: int = 10
+    k_frac: float = 0.05
+    mode: str = "initialization"
+    value: float = 15.0
+    unconstrained: tuple = ()
+    unconstrained_bn: bool = False
+    unconstrained_learning_rate: float = 0.01
+    nm_n: int = 2
+    nm_m: int = 4
+    weight_decay: float = None
+    schedule: str = "paper"
+    milestones: tuple = None
+    milestones_frac: tuple = PAPER_MILESTONES_FRAC
+    decay_factor: float = 0.1
+    augment: bool = None
+    subset: int = None
+    seed: int = 0
+    deterministic: bool = True
+    validate: bool = False
+    backup_every: int = None
+    sfw_init: bool = False
+    sfw_init_iterations: int = 390
+    divergence_factor: float = 100.0
+    tensorboard: bool = None
+    data_dir: str = None
+    download: bool = True
+    verbose: int = 2
+
+    def __post_init__(self):
+        self.unconstrained = tuple(self.unconstrained or ())
+        if self.milestones is not None:
+            self.milestones = tuple(self.milestones)
+        self.milestones_frac = tuple(self.milestones_frac or ())
+        self._check_choices()
+        self._check_numbers()
+        for pattern in self.unconstrained:
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as err:
+                raise ValueError(
+                    f"`unconstrained` pattern {pattern!r} is not a valid regular expression: {err}. "
+                    f"Received: unconstrained={self.unconstrained!r}"
+                ) from None
+        if self.sfw_init and self.optimizer != "sfw":
+            raise ValueError(f"`sfw_init` needs optimizer='sfw'. Received: optimizer={self.optimizer!r}")
+        if self.sfw_init and self.dataset == "tiny_imagenet":
+            raise ValueError("`sfw_init` is not supported for tiny_imagenet (file-based data). Received: sfw_init=True")
+
+    def _check_choices(self):
+        # Imported here: the registries import TensorFlow, this module does not.
+        from tf_sfw.data import DATASETS
+        from tf_sfw.models.registry import MODELS
+
+        choices = {"model": tuple(MODELS), "dataset": DATASETS, "optimizer": OPTIMIZERS, "constraint": CONSTRAINTS,
+                   "schedule": SCHEDULES, "rescale": RESCALES, "mode": MODES}
+        for name, allowed in choices.items():
+            check_choice(getattr(self, name), name, allowed)
+
+    def _check_numbers(self):
+        for name in ("epochs", "batch_size", "test_batch_size", "sfw_init_iterations"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("subset", "backup_every", "k"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name)
+        check_int(self.seed, "seed")
+        check_number(self.learning_rate, "learning_rate", low=0.0)
+        check_number(self.unconstrained_learning_rate, "unconstrained_learning_rate", low=0.0)
+        check_positive_int(self.nm_m, "nm_m")
+        check_int(self.nm_n, "nm_n", minimum=1, maximum=self.nm_m)
+        check_number(self.value, "value", low=0.0)
+        check_number(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        if self.k_frac is not None:
+            check_number(self.k_frac, "k_frac", low=0.0, high=1.0, low_open=True)
+        if self.weight_decay is not None:
+            check_number(self.weight_decay, "weight_decay", low=0.0)
+        if self.divergence_factor is not None:
+            check_number(self.divergence_factor, "divergence_factor", low=1.0, low_open=True)
+        check_positive_number(self.decay_factor, "decay_factor")
+        if self.decay_factor > 1:
+            raise ValueError(f"`decay_factor` must be in (0, 1]. Received: decay_factor={self.decay_factor!r}")
+        # Milestones are validated by the schedule itself (one definition of the rule).
+        from tf_sfw.schedules import check_milestones, check_milestones_frac
+
+        if self.milestones is not None:
+            check_milestones(self.milestones)
+        check_milestones_frac(self.milestones_frac)
+
+    def to_dict(self):
+        """JSON-serialisable dict of the fields (tuples become lists)."""
+        d = dataclasses.asdict(self)
+        for name in ("unconstrained", "milestones", "milestones_frac"):
+            if d[name] is not None:
+                d[name] = list(d[name])
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - fields)
+        if unknown:
+            raise ValueError(f"Unknown TrainConfig keys: {unknown}. Known: {sorted(fields)}")
+        return cls(**d)
+
+    def replace(self, **changes):
+        """A copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)
