@@ -47,7 +47,11 @@ Usage::
         --data-dir /work/shared/data/keras --out results/structured/fashion_mnist_simple_cnn
     # width-0.25 ResNet-18 on Fashion-MNIST padded to 32x32x1
     python scripts/reproduce_structured.py --dataset fashion_mnist --model resnet18 --width 0.25 \
-        --epochs 2 --subset 10000 --data-dir /work/shared/data/keras --out results/structured/fashion_mnist_resnet18
+        --epochs 2 --subset 10000 --test-subset 2000 --fractions 0 0.3 0.5 0.7 0.9 \
+        --data-dir /work/shared/data/keras --out results/structured/fashion_mnist_resnet18_w0.25
+    # steadier latency of the 50%-shrunken architecture (no training), and redrawing the plots
+    python scripts/reproduce_structured.py --model mnist_cnn --latency-check 0.5 --latency-repeats 300 --out /tmp/lat
+    python scripts/reproduce_structured.py --replot --out results/structured/mnist_mnist_cnn
 """
 
 import argparse
@@ -94,6 +98,7 @@ def parse_args(argv=None):
     p.add_argument("--latency-check", type=float, default=None, metavar="FRACTION",
                    help="Only time the model (as initialised, no training) shrunk at FRACTION against the dense "
                         "one with --latency-repeats alternating timings, write latency_check_<model>.json, exit.")
+    p.add_argument("--replot", action="store_true", help="Only redraw the plots from OUT/results.csv.")
     p.add_argument("--verbose", type=int, default=0)
     args = p.parse_args(argv)
     if args.model != "resnet18" and args.width != 1.0:
@@ -251,6 +256,22 @@ def write_csv(path, rows):
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
+def read_csv(path):
+    """The rows of ``results.csv`` with numbers parsed (the inverse of :func:`write_csv` for plotting)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        for key, value in row.items():
+            if key not in ("dataset", "model", "run", "reload_same_argmax"):
+                row[key] = float(value) if value not in ("", None) else None
+        row["seed"] = int(row["seed"])
+    return rows
+
+
+def plot_title(args):
+    return f"{args.dataset} / {args.model}" + (f" (width {args.width:g})" if args.model == "resnet18" else "")
+
+
 def plot(rows, out, title_prefix):
     """Accuracy vs measured latency ratio at batch 128, and accuracy vs fraction (no retrain / fine-tuned)."""
     import matplotlib
@@ -267,8 +288,10 @@ def plot(rows, out, title_prefix):
         for i, run in enumerate(runs):
             sel = sorted((r for r in rows if r["run"] == run and r["seed"] == rows[0]["seed"]), key=lambda r: r["fraction"])
             xs = [r[xkey] for r in sel]
-            ax.plot(xs, [100 * r["accuracy"] for r in sel], "o-", color=f"C{i}", label=f"{run}, no retraining")
-            ax.plot(xs, [100 * r["ft_accuracy"] for r in sel], "s--", color=f"C{i}", alpha=0.7, label=f"{run}, fine-tuned")
+            # Measured latencies are noisy and not monotone in the fraction: markers only there.
+            solid, dashed = ("o", "s") if name == "latency" else ("o-", "s--")
+            ax.plot(xs, [100 * r["accuracy"] for r in sel], solid, color=f"C{i}", label=f"{run}, no retraining")
+            ax.plot(xs, [100 * r["ft_accuracy"] for r in sel], dashed, color=f"C{i}", mfc="none", label=f"{run}, fine-tuned")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{title_prefix}: structured pruning", fontsize=10)
@@ -331,6 +354,13 @@ def main(argv=None):
     if args.latency_check is not None:
         latency_check(args)
         return 0
+    if args.replot:
+        runs_path = os.path.join(args.out, "runs.json")
+        if os.path.exists(runs_path):  # the title from the settings of the run that wrote the CSV
+            with open(runs_path) as f:
+                args = argparse.Namespace(**{**vars(args), **json.load(f)["args"], "out": args.out})
+        print("replotted:", plot(read_csv(os.path.join(args.out, "results.csv")), args.out, plot_title(args)))
+        return 0
     log_file = open(os.path.join(args.out, "log.txt"), "w")
 
     def log(message):
@@ -355,8 +385,7 @@ def main(argv=None):
                 infos.append(info)
                 write_csv(os.path.join(args.out, "results.csv"), rows)
         total = time.time() - start
-        title = f"{args.dataset} / {args.model}" + (f" (width {args.width:g})" if args.model == "resnet18" else "")
-        plot(rows, args.out, title)
+        plot(rows, args.out, plot_title(args))
         with open(os.path.join(args.out, "runs.json"), "w") as f:
             json.dump({"args": vars(args), "total_seconds": total, "runs": infos}, f, indent=1)
         with open(os.path.join(args.out, "summary.md"), "w") as f:

@@ -84,6 +84,9 @@ def test_end_to_end_on_tiny_data(script, tmp_path):
     for name in ("accuracy_vs_latency_mnist_mnist_cnn.png", "accuracy_vs_fraction_mnist_mnist_cnn.png", "summary.md",
                  "runs.json", "log.txt"):
         assert (out / name).stat().st_size > 0
+    (out / "accuracy_vs_latency_mnist_mnist_cnn.png").unlink()
+    assert script.main(["--replot", "--out", str(out)]) == 0
+    assert (out / "accuracy_vs_latency_mnist_mnist_cnn.png").stat().st_size > 0
 
 
 def test_latency_check_times_the_shrunken_model(script, tmp_path):
