@@ -282,3 +282,14 @@ def test_structured_metrics_against_the_dense_model():
     for b in (1, 4):
         assert metrics[f"latency_b{b}_s"] > 0
         assert metrics[f"latency_ratio_b{b}"] == pytest.approx(metrics[f"latency_b{b}_s"] / metrics[f"dense_latency_b{b}_s"])
+
+
+def test_saved_model_size_ignores_optimizer_state():
+    """A compiled, trained model measures as served: its optimizer's slots are not counted."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((16,))
+    model = keras.Model(inp, keras.layers.Dense(4)(keras.layers.Dense(64, activation="relu")(inp)))
+    plain = shrink_module.saved_model_size(model)
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+    model.fit(np.ones((8, 16), np.float32), np.zeros((8, 4), np.float32), epochs=1, verbose=0)
+    assert shrink_module.saved_model_size(model) == pytest.approx(plain, rel=0.02)

@@ -255,9 +255,16 @@ def model_flops(model):
 
 def saved_model_size(model):
     """Bytes on disk of ``model`` exported as a SavedModel (:func:`tf_sfw.pruning.export_model`,
-    without the ``.keras`` copy): the sum of all file sizes in the export directory."""
+    without the ``.keras`` copy): the sum of all file sizes in the export directory.
+
+    The model is measured as served: an uncompiled copy with the same weights is exported, so
+    a compiled, trained model's optimizer slots (which a SavedModel would otherwise carry) do
+    not count.
+    """
+    serving = keras.models.clone_model(model)
+    serving.set_weights(model.get_weights())
     with tempfile.TemporaryDirectory() as tmp:
-        directory = export_model(model, os.path.join(tmp, "model"), keras_copy=False)
+        directory = export_model(serving, os.path.join(tmp, "model"), keras_copy=False)
         return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(directory) for f in files)
 
 
