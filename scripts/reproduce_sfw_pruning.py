@@ -26,7 +26,7 @@ Learning-rate schedules. Short runs (the default): lr / 10 at 1/3 and 2/3 of the
 Usage::
 
     # the full CPU reproduction (Fashion-MNIST/simple_cnn and MNIST/mnist_cnn)
-    python scripts/reproduce_sfw_pruning.py --data-dir /work/shared/data/keras
+    python scripts/reproduce_sfw_pruning.py --data-dir ../shared/data/keras
     # the paper's CIFAR-10 configurations (meant for a GPU)
     python scripts/reproduce_sfw_pruning.py --dataset cifar10 --model resnet18 --epochs 180
     python scripts/reproduce_sfw_pruning.py --dataset cifar10 --model vgg16 --epochs 180

@@ -42,13 +42,13 @@ against measured latency at batch 128 and against the fraction
 Usage::
 
     python scripts/reproduce_structured.py --dataset mnist --model mnist_cnn --epochs 2 \
-        --data-dir /work/shared/data/keras --out results/structured/mnist_mnist_cnn
+        --data-dir ../shared/data/keras --out results/structured/mnist_mnist_cnn
     python scripts/reproduce_structured.py --dataset fashion_mnist --model simple_cnn --epochs 6 \
-        --data-dir /work/shared/data/keras --out results/structured/fashion_mnist_simple_cnn
+        --data-dir ../shared/data/keras --out results/structured/fashion_mnist_simple_cnn
     # width-0.25 ResNet-18 on Fashion-MNIST padded to 32x32x1
     python scripts/reproduce_structured.py --dataset fashion_mnist --model resnet18 --width 0.25 \
         --epochs 2 --subset 10000 --test-subset 2000 --fractions 0 0.3 0.5 0.7 0.9 \
-        --data-dir /work/shared/data/keras --out results/structured/fashion_mnist_resnet18_w0.25
+        --data-dir ../shared/data/keras --out results/structured/fashion_mnist_resnet18_w0.25
     # steadier latency of the 50%-shrunken architecture (no training), and redrawing the plots
     python scripts/reproduce_structured.py --model mnist_cnn --latency-check 0.5 --latency-repeats 300 --out /tmp/lat
     python scripts/reproduce_structured.py --replot --out results/structured/mnist_mnist_cnn

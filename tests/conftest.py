@@ -6,6 +6,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+#: The real MNIST / Fashion-MNIST folder: ``shared/`` sits next to the repository (also in CI).
+SHARED_DATA_DIR = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "keras")
+
 
 def load_script(name):
     """The module ``scripts/<name>.py`` (scripts are not a package)."""

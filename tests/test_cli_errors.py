@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tf_sfw.cli.main import main
+from conftest import SHARED_DATA_DIR
 
-DATA_DIR = os.environ.get("TF_SFW_DATA_DIR", "/work/shared/data/keras")
+DATA_DIR = os.environ.get("TF_SFW_DATA_DIR", SHARED_DATA_DIR)
 USAGE, FAILURE = 2, 1
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from tf_sfw.cli._common import UsageError, parse_sparsities, parse_sparsity
 from tf_sfw.cli.main import main
+from conftest import SHARED_DATA_DIR
 
-DATA_DIR = "/work/shared/data/keras"
+DATA_DIR = SHARED_DATA_DIR
 needs_mnist = pytest.mark.skipif(
     not os.path.isfile(os.path.join(os.environ.get("TF_SFW_DATA_DIR", DATA_DIR), "datasets", "mnist.npz")),
     reason="MNIST not available offline",

@@ -4,7 +4,7 @@
 
     from tf_sfw.training import TrainConfig, train
     model, metrics = train(TrainConfig(model="mnist_cnn", dataset="mnist", epochs=1,
-                                       data_dir="/work/shared/data/keras"), out="/tmp/run")
+                                       data_dir="../shared/data/keras"), out="/tmp/run")
 
 Submodules: :mod:`~tf_sfw.training.config` (:class:`TrainConfig`; no TensorFlow import),
 :mod:`~tf_sfw.training.builders` (optimizer, constraints, schedules, model and data from a

@@ -4,7 +4,7 @@
 # modules) in /tmp/c/snap, because the shared working tree was being edited during the runs.
 cd /work/main && . .venv/bin/activate
 export PYTHONPATH=/tmp/c/snap
-C="python scripts/compare_pruning.py --dataset mnist --model mnist_cnn --epochs 2 --seeds 0 --validation 10000 --data-dir /work/shared/data/keras --sparsities 0 80 90 95 98 --out results/compare_pruning/tuning --csv-name tuning_raw.csv"
+C="python scripts/compare_pruning.py --dataset mnist --model mnist_cnn --epochs 2 --seeds 0 --validation 10000 --data-dir ../shared/data/keras --sparsities 0 80 90 95 98 --out results/compare_pruning/tuning --csv-name tuning_raw.csv"
 $C --methods sgd sfw --schedule step --note "S1 step 0.6/0.85, tau15 (k10 k_frac0.05 lr1 mom0.9 gradient); sgd lr0.05"
 $C --methods sfw --schedule constant --note "S0 constant lr (issue/README setting), tau15"
 $C --methods sfw --schedule step --tau 30 --note "S2 step, tau30"
