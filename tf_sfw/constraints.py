@@ -26,8 +26,7 @@ import re
 import tensorflow as tf
 
 from tf_sfw import init_norms as init_norms_lib
-from tf_sfw import lmo as lmo_lib
-from tf_sfw import set_sizes
+from tf_sfw import set_sizes, sets
 from tf_sfw._keras import keras
 from tf_sfw.variables import short_name
 
@@ -54,251 +53,34 @@ MODES = set_sizes.MODES
 _register = keras.saving.register_keras_serializable(package="tf_sfw")
 
 
-_check_mode_value = set_sizes.check_mode_value  # shared with tf_sfw.keras3
-_check_k = set_sizes.check_k
+class Constraint(sets.Constraint):
+    """Base class of the tf_keras convex sets (the math: `tf_sfw.sets.Constraint`)."""
+
+    resolver = "tf_sfw.constraints_for_model"
 
 
-def _num_elements(x):
-    n = x.shape.num_elements()
-    if n is None:
-        raise ValueError(f"Constraints need variables of static shape. Received shape: {x.shape}")
-    return n
-
-
-def _radial_rescale(x, radius, size):
-    """``x * min(1, radius / size)`` (``x`` unchanged when ``size`` is 0)."""
-    return lmo_lib.radial_rescale(x, radius, size)
-
-
-class Constraint:
-    """Base class of the convex sets. Subclasses implement the methods below."""
-
-    #: Whether SFW steps inside the set (False only for `Unconstrained`).
-    is_constrained = True
-
-    def radius(self, n):
-        """Radius ``r`` of the set for a variable with ``n`` entries."""
-        raise NotImplementedError
-
-    def l2_diameter(self, n):
-        """L2 diameter ``D`` of the set for ``n`` entries."""
-        raise NotImplementedError
-
-    def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
-        """``argmin_{v in C} <gradient, v>`` (see `tf_sfw.lmo`)."""
-        raise NotImplementedError
-
-    def shift_inside(self, x):
-        """A feasible point: ``x`` itself when feasible, else ``x`` radially rescaled into C."""
-        raise NotImplementedError
-
-    def resolve(self, n, init_norm):
-        """This constraint with mode "initialization" turned into mode "radius"."""
-        if getattr(self, "mode", None) != "initialization":
-            return self
-        diameter = set_sizes.initialization_diameter(self.value, init_norm)
-        config = self.get_config()
-        config.update(mode="radius", value=self._radius_from_diameter(diameter, n))
-        return type(self)(**config)
-
-    def _radius_from_mode(self, n):
-        if self.mode == "radius":
-            return self.value
-        if self.mode == "diameter":
-            return self._radius_from_diameter(self.value, n)
-        raise ValueError(
-            f"{type(self).__name__}(mode='initialization') has no radius until it is resolved "
-            "against a model: use `tf_sfw.constraints_for_model(model, constraint)`, or give "
-            "mode='radius' / 'diameter'."
-        )
-
-    def _radius_from_diameter(self, diameter, n):
-        raise NotImplementedError
-
-    def get_config(self):
-        raise NotImplementedError
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
-class _TopKSet(Constraint):
-    """Shared K logic of the sets defined by the K largest entries."""
-
-    def __init__(self, k, k_frac, mode, value):
-        self.k, self.k_frac = _check_k(k, k_frac)
-        self.mode = mode
-        self.value = _check_mode_value(mode, value)
-
-    def k_for(self, n):
-        r"""K for a variable with ``n`` entries.
-
-        both given: :math:`\min(\max(k, \lfloor k_{frac} n \rfloor), n)`; only ``k``:
-        :math:`\min(k, n)`; only ``k_frac``: :math:`\lfloor k_{frac} n \rfloor`. The result is
-        clamped to at least 1 (a tiny variable with :math:`\lfloor k_{frac} n\rfloor = 0`
-        gets K = 1, where the reference code would produce the empty set K = 0).
-        """
-        return set_sizes.k_for(self.k, self.k_frac, n)
-
-    def get_config(self):
-        return {"k": self.k, "k_frac": self.k_frac, "mode": self.mode, "value": self.value}
+class _TopKSet(sets.TopKSet, Constraint):
+    """Shared K logic of the sets defined by the K largest entries (or groups)."""
 
 
 @_register
-class KSparsePolytope(_TopKSet):
-    r"""The K-sparse polytope :math:`C = B_1(rK) \cap B_\infty(r)`.
-
-    Its vertices have exactly K non-zeros, each :math:`\pm r`; its L2 diameter is
-    :math:`D = 2r\sqrt{K}`.
-
-    Args:
-        k: Minimum number of non-zeros of the vertices (int >= 1) or None.
-        k_frac: Fraction of the variable's entries (in (0, 1]) or None. With both,
-            :math:`K = \min(\max(k, \lfloor k_{frac} n\rfloor), n)`.
-        mode: "radius", "diameter" or "initialization" (see module docstring).
-        value: The radius, the L2 diameter, or :math:`\tau` (mode "initialization", then
-            :math:`r = \tau\,\mathbb{E}\|\theta_{init}\|_2/\sqrt{K}`).
-
-    Defaults are the paper's setting: K = max(10, 5% of n), :math:`\tau = 15`.
-    """
-
-    def __init__(self, k=10, k_frac=0.05, mode="initialization", value=15.0):
-        super().__init__(k, k_frac, mode, value)
-
-    def radius(self, n):
-        return self._radius_from_mode(n)
-
-    def _radius_from_diameter(self, diameter, n):
-        return set_sizes.k_sparse_radius(diameter, self.k_for(n))
-
-    def l2_diameter(self, n):
-        return set_sizes.k_sparse_l2_diameter(self.radius(n), self.k_for(n))
-
-    def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
-        n = _num_elements(gradient)
-        return lmo_lib.k_sparse_lmo(gradient, self.k_for(n), self.radius(n), selection)
-
-    def shift_inside(self, x):
-        r"""Radial rescale :math:`x \cdot \min(1, r / \max(\|x\|_\infty, \|x\|_1/K))`.
-
-        The identity on feasible points. (The reference code's variant
-        ``f·r·x/max(‖x‖₁, ‖x‖∞)`` moves feasible points too; it is not used.)
-        """
-        n = _num_elements(x)
-        k, r = self.k_for(n), self.radius(n)
-        return _radial_rescale(x, r, lmo_lib.k_sparse_gauge(x, k))
+class KSparsePolytope(sets.KSparsePolytope, _TopKSet):
+    __doc__ = sets.KSparsePolytope.__doc__
 
 
 @_register
-class KSupportNormBall(_TopKSet):
-    r"""The K-support norm ball of radius r (Zimmer et al. 2022, arXiv:2205.11921).
-
-    Unit ball :math:`\mathrm{conv}\{x : \|x\|_0 \le K, \|x\|_2 \le 1\}`; L2 diameter :math:`2r`.
-    Arguments as for `KSparsePolytope`.
-    """
-
-    def __init__(self, k=10, k_frac=0.05, mode="initialization", value=15.0):
-        super().__init__(k, k_frac, mode, value)
-
-    def radius(self, n):
-        return self._radius_from_mode(n)
-
-    def _radius_from_diameter(self, diameter, n):
-        return diameter / 2.0
-
-    def l2_diameter(self, n):
-        return 2.0 * self.radius(n)
-
-    def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
-        n = _num_elements(gradient)
-        return lmo_lib.k_support_lmo(gradient, self.k_for(n), self.radius(n), selection)
-
-    def shift_inside(self, x):
-        r"""Radial rescale by an upper bound of the K-support norm.
-
-        Uses :math:`\|x\|^{sp}_K \le \min(\|x\|_1,\ 2\max(\|x\|_2, \|x\|_1/\sqrt{K}))`
-        (Argyriou et al. 2012), so the result is always feasible; a point may be shrunk
-        although it was already feasible (by at most a factor 2).
-        """
-        n = _num_elements(x)
-        k, r = self.k_for(n), self.radius(n)
-        return _radial_rescale(x, r, lmo_lib.k_support_norm_bound(x, k))
+class KSupportNormBall(sets.KSupportNormBall, _TopKSet):
+    __doc__ = sets.KSupportNormBall.__doc__
 
 
 @_register
-class LpBall(Constraint):
-    r"""The Lp ball :math:`\{x : \|x\|_p \le r\}` for any order ``p >= 1`` (``math.inf`` allowed).
-
-    With mode "diameter" / "initialization", ``D`` is the L2 diameter and the radius is
-    converted with `tf_sfw.lmo.lp_radius_from_l2_diameter` (the reference's rule).
-
-    Args:
-        p: Order, a number >= 1 or ``math.inf`` (``"inf"`` accepted).
-        mode: "radius", "diameter" or "initialization".
-        value: The radius, the L2 diameter, or :math:`\tau`.
-    """
-
-    def __init__(self, p=2.0, mode="initialization", value=15.0):
-        if isinstance(p, str) and p.lower() in ("inf", "infinity"):
-            p = math.inf
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or math.isnan(p) or p < 1:
-            raise ValueError(f"`p` must be a number >= 1 or math.inf. Received: p={p!r}")
-        self.p = float(p)
-        self.mode = mode
-        self.value = _check_mode_value(mode, value)
-
-    def radius(self, n):
-        return self._radius_from_mode(n)
-
-    def _radius_from_diameter(self, diameter, n):
-        return lmo_lib.lp_radius_from_l2_diameter(diameter, n, self.p)
-
-    def l2_diameter(self, n):
-        return lmo_lib.lp_ball_l2_diameter(self.radius(n), n, self.p)
-
-    def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
-        return lmo_lib.lp_ball_lmo(gradient, self.p, self.radius(_num_elements(gradient)))
-
-    def shift_inside(self, x):
-        r"""Radial rescale :math:`x \cdot \min(1, r/\|x\|_p)` (the identity on feasible points)."""
-        r = self.radius(_num_elements(x))
-        return _radial_rescale(x, r, lmo_lib.lp_norm(x, self.p))
-
-    def get_config(self):
-        return {"p": "inf" if math.isinf(self.p) else self.p, "mode": self.mode, "value": self.value}
+class LpBall(sets.LpBall, Constraint):
+    __doc__ = sets.LpBall.__doc__
 
 
 @_register
-class Unconstrained(Constraint):
+class Unconstrained(sets.Unconstrained, Constraint):
     """No constraint: `tf_sfw.SFW` updates such a variable by SGD with momentum."""
-
-    is_constrained = False
-
-    def radius(self, n):
-        return math.inf
-
-    def l2_diameter(self, n):
-        return math.inf
-
-    def lmo(self, gradient, selection=lmo_lib.DEFAULT_SELECTION):
-        raise ValueError("An unconstrained variable has no linear minimization oracle.")
-
-    def shift_inside(self, x):
-        return x
-
-    def resolve(self, n, init_norm):
-        return self
-
-    def get_config(self):
-        return {}
 
 
 def serialize(constraint):
@@ -685,7 +467,7 @@ def constraints_for_model(model, default, overrides=None, init_norms=None):
                     f"`init_norms={{{path!r}: ...}}`, or give it a constraint with mode='radius' or "
                     "'diameter' in `overrides`."
                 )
-            constraint = constraint.resolve(_num_elements(variable), norm)
+            constraint = constraint.resolve(constraint.num_elements(variable), norm)
         result[path] = constraint
         names.append(variable.name)
         shapes.append([int(d) for d in variable.shape])

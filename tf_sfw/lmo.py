@@ -145,7 +145,7 @@ def k_support_lmo(g, k, radius, selection=DEFAULT_SELECTION, ops=None):
 def lp_norm(x, p, ops=None):
     r""":math:`\|x\|_p` over all entries (``p >= 1``, ``math.inf`` allowed)."""
     ops = _get_ops(ops)
-    return ops.lp_norm(x, _check_order(p))
+    return ops.lp_norm(x, check_order(p))
 
 
 def l1_ball_lmo(g, radius, ops=None):
@@ -184,7 +184,7 @@ def lp_ball_lmo(g, p, radius, ops=None):
     closed forms.
     """
     ops = _get_ops(ops)
-    p = _check_order(p)
+    p = check_order(p)
     if p == 1:
         return l1_ball_lmo(g, radius, ops)
     if p == 2:
@@ -258,7 +258,7 @@ def k_support_norm_bound(x, k, ops=None):
     return ops.minimum(l1, 2.0 * ops.maximum(ops.norm(x), l1 / math.sqrt(k)))
 
 
-def _check_order(p):
+def check_order(p):
     if isinstance(p, bool) or not isinstance(p, (int, float)) or math.isnan(p) or p < 1:
         raise ValueError(f"`p` must be a number >= 1 (or math.inf). Received: p={p!r}")
     return float(p)
@@ -281,7 +281,7 @@ def convert_lp_radius(radius, n, in_order=2.0, out_order=math.inf):
     with 1/1 replaced by 1/2 (the reference's rule: the L1 ball of radius r has L2 diameter
     2r, like the L2 ball).
     """
-    in_order, out_order = _check_order(in_order), _check_order(out_order)
+    in_order, out_order = check_order(in_order), check_order(out_order)
     n = validation.check_positive_int(n, "n")
     return float(radius) * n ** (_inverse_order(out_order) - _inverse_order(in_order))
 

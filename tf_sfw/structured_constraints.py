@@ -34,6 +34,7 @@ import tensorflow as tf
 from tf_sfw import constraints as constraints_lib
 from tf_sfw import group_lmo
 from tf_sfw import lmo as lmo_lib
+from tf_sfw import set_sizes
 from tf_sfw import validation
 
 __all__ = ["GroupKSparsePolytope", "GroupKSupportNormBall", "NMSparsePolytope"]
@@ -135,7 +136,7 @@ class GroupKSparsePolytope(_ShapeSized, _GroupSet):
         (the identity on feasible points)."""
         x = tf.convert_to_tensor(x)
         gauge = group_lmo.group_k_sparse_gauge(x, self.k_groups(x.shape), self.axis)
-        return constraints_lib._radial_rescale(x, self.radius(x.shape), gauge)
+        return self._rescale(x, self.radius(x.shape), gauge)
 
 
 @_register
@@ -170,7 +171,7 @@ class GroupKSupportNormBall(_GroupSet):
         norm (`tf_sfw.group_lmo.group_k_support_norm`): the identity on feasible points."""
         x = tf.convert_to_tensor(x)
         norm = group_lmo.group_k_support_norm(x, self.k_groups(x.shape), self.axis)
-        return constraints_lib._radial_rescale(x, self.radius(x.shape), norm)
+        return self._rescale(x, self.radius(x.shape), norm)
 
 
 @_register
@@ -200,7 +201,7 @@ class NMSparsePolytope(_ShapeSized, constraints_lib.Constraint):
         group_lmo._check_nm(n, m)
         self.n, self.m = n, m
         self.mode = mode
-        self.value = constraints_lib._check_mode_value(mode, value)
+        self.value = set_sizes.check_mode_value(mode, value)
         self.axis = _check_axis(axis)
 
     def _size_count(self, shape):
@@ -214,7 +215,7 @@ class NMSparsePolytope(_ShapeSized, constraints_lib.Constraint):
         (the identity on feasible points)."""
         x = tf.convert_to_tensor(x)
         gauge = group_lmo.nm_gauge(x, self.n, self.m, self.axis)
-        return constraints_lib._radial_rescale(x, self.radius(x.shape), gauge)
+        return self._rescale(x, self.radius(x.shape), gauge)
 
     def get_config(self):
         return {"n": self.n, "m": self.m, "mode": self.mode, "value": self.value, "axis": self.axis}

@@ -1,8 +1,8 @@
 r"""Constraint sets for `tf_sfw.keras3.SFW`: the sets of `tf_sfw.constraints` for Keras 3.
 
-The same classes, arguments, validation and sizes as the tf_keras ones (`tf_sfw.set_sizes`),
-the same LMOs and feasible starts (`tf_sfw.lmo`, run over ``keras.ops`` through
-`tf_sfw.keras3._ops`), registered with Keras 3's serialization. `constraints_for_model`
+The classes of `tf_sfw.sets` (the same arguments, validation, sizes, LMOs and feasible starts
+as the tf_keras ones), run over ``keras.ops`` through `tf_sfw.keras3._ops` and registered with
+Keras 3's serialization. `constraints_for_model`
 resolves mode "initialization" with the expected norm of every variable under its own
 layer's Keras 3 initializer, in closed form (`tf_sfw.init_norms`).
 
@@ -11,17 +11,14 @@ Sets: the K-sparse polytope :math:`B_1(rK) \cap B_\infty(r)` (Pokutta, Spiegel, 
 `Unconstrained` (SGD with momentum).
 """
 
-import math
 import re
 
 import keras
 import numpy as np
 
 from tf_sfw import init_norms as init_norms_lib
-from tf_sfw import lmo as lmo_lib
-from tf_sfw import set_sizes
+from tf_sfw import sets
 from tf_sfw.keras3 import _ops
-from tf_sfw.selection import DEFAULT_SELECTION
 
 __all__ = [
     "Constraint",
@@ -37,173 +34,35 @@ __all__ = [
 _register = keras.saving.register_keras_serializable(package="tf_sfw.keras3")
 
 
-def _num_elements(x):
-    return _ops.num_elements(x)
+class Constraint(sets.Constraint):
+    """Base class of the Keras 3 convex sets (the math: `tf_sfw.sets.Constraint`, over ``keras.ops``)."""
+
+    ops = _ops
+    resolver = "tf_sfw.keras3.constraints_for_model"
 
 
-class Constraint:
-    """Base class of the Keras 3 convex sets (see `tf_sfw.constraints.Constraint`)."""
-
-    is_constrained = True
-
-    def radius(self, n):
-        return self._radius_from_mode(n)
-
-    def l2_diameter(self, n):
-        raise NotImplementedError
-
-    def lmo(self, gradient, selection=DEFAULT_SELECTION):
-        raise NotImplementedError
-
-    def shift_inside(self, x):
-        raise NotImplementedError
-
-    def resolve(self, n, init_norm):
-        """This constraint with mode "initialization" turned into mode "radius"."""
-        if getattr(self, "mode", None) != "initialization":
-            return self
-        config = self.get_config()
-        diameter = set_sizes.initialization_diameter(self.value, init_norm)
-        config.update(mode="radius", value=self._radius_from_diameter(diameter, n))
-        return type(self)(**config)
-
-    def _radius_from_mode(self, n):
-        if self.mode == "radius":
-            return self.value
-        if self.mode == "diameter":
-            return self._radius_from_diameter(self.value, n)
-        raise ValueError(
-            f"{type(self).__name__}(mode='initialization') has no radius until it is resolved "
-            "against a model: use `tf_sfw.keras3.constraints_for_model(model, constraint)`, or "
-            "give mode='radius' / 'diameter'."
-        )
-
-    def get_config(self):
-        raise NotImplementedError
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
-class _TopKSet(Constraint):
-    def __init__(self, k, k_frac, mode, value):
-        self.k, self.k_frac = set_sizes.check_k(k, k_frac)
-        self.mode = mode
-        self.value = set_sizes.check_mode_value(mode, value)
-
-    def k_for(self, n):
-        """K for ``n`` entries (`tf_sfw.set_sizes.k_for`)."""
-        return set_sizes.k_for(self.k, self.k_frac, n)
-
-    def get_config(self):
-        return {"k": self.k, "k_frac": self.k_frac, "mode": self.mode, "value": self.value}
+class _TopKSet(sets.TopKSet, Constraint):
+    """Shared K logic of the sets defined by the K largest entries."""
 
 
 @_register
-class KSparsePolytope(_TopKSet):
-    r"""The K-sparse polytope :math:`B_1(rK) \cap B_\infty(r)`, L2 diameter :math:`2r\sqrt{K}`
-    (arguments as `tf_sfw.constraints.KSparsePolytope`)."""
-
-    def __init__(self, k=10, k_frac=0.05, mode="initialization", value=15.0):
-        super().__init__(k, k_frac, mode, value)
-
-    def _radius_from_diameter(self, diameter, n):
-        return set_sizes.k_sparse_radius(diameter, self.k_for(n))
-
-    def l2_diameter(self, n):
-        return set_sizes.k_sparse_l2_diameter(self.radius(n), self.k_for(n))
-
-    def lmo(self, gradient, selection=DEFAULT_SELECTION):
-        n = _num_elements(gradient)
-        return lmo_lib.k_sparse_lmo(gradient, self.k_for(n), self.radius(n), selection, ops=_ops)
-
-    def shift_inside(self, x):
-        n = _num_elements(x)
-        return lmo_lib.radial_rescale(x, self.radius(n), lmo_lib.k_sparse_gauge(x, self.k_for(n), _ops), _ops)
+class KSparsePolytope(sets.KSparsePolytope, _TopKSet):
+    __doc__ = sets.KSparsePolytope.__doc__
 
 
 @_register
-class KSupportNormBall(_TopKSet):
-    """The K-support norm ball of radius r, L2 diameter 2r (as `tf_sfw.constraints.KSupportNormBall`)."""
-
-    def __init__(self, k=10, k_frac=0.05, mode="initialization", value=15.0):
-        super().__init__(k, k_frac, mode, value)
-
-    def _radius_from_diameter(self, diameter, n):
-        return diameter / 2.0
-
-    def l2_diameter(self, n):
-        return 2.0 * self.radius(n)
-
-    def lmo(self, gradient, selection=DEFAULT_SELECTION):
-        n = _num_elements(gradient)
-        return lmo_lib.k_support_lmo(gradient, self.k_for(n), self.radius(n), selection, ops=_ops)
-
-    def shift_inside(self, x):
-        n = _num_elements(x)
-        bound = lmo_lib.k_support_norm_bound(x, self.k_for(n), _ops)
-        return lmo_lib.radial_rescale(x, self.radius(n), bound, _ops)
+class KSupportNormBall(sets.KSupportNormBall, _TopKSet):
+    __doc__ = sets.KSupportNormBall.__doc__
 
 
 @_register
-class LpBall(Constraint):
-    """The Lp ball of radius r, ``p >= 1`` or ``"inf"`` (as `tf_sfw.constraints.LpBall`)."""
-
-    def __init__(self, p=2.0, mode="initialization", value=15.0):
-        if isinstance(p, str) and p.lower() in ("inf", "infinity"):
-            p = math.inf
-        self.p = lmo_lib._check_order(p)
-        self.mode = mode
-        self.value = set_sizes.check_mode_value(mode, value)
-
-    def _radius_from_diameter(self, diameter, n):
-        return lmo_lib.lp_radius_from_l2_diameter(diameter, n, self.p)
-
-    def l2_diameter(self, n):
-        return lmo_lib.lp_ball_l2_diameter(self.radius(n), n, self.p)
-
-    def lmo(self, gradient, selection=DEFAULT_SELECTION):
-        return lmo_lib.lp_ball_lmo(gradient, self.p, self.radius(_num_elements(gradient)), ops=_ops)
-
-    def shift_inside(self, x):
-        r = self.radius(_num_elements(x))
-        return lmo_lib.radial_rescale(x, r, lmo_lib.lp_norm(x, self.p, _ops), _ops)
-
-    def get_config(self):
-        return {"p": "inf" if math.isinf(self.p) else self.p, "mode": self.mode, "value": self.value}
+class LpBall(sets.LpBall, Constraint):
+    __doc__ = sets.LpBall.__doc__
 
 
 @_register
-class Unconstrained(Constraint):
+class Unconstrained(sets.Unconstrained, Constraint):
     """No constraint: `tf_sfw.keras3.SFW` updates such a variable by SGD with momentum."""
-
-    is_constrained = False
-
-    def radius(self, n):
-        return math.inf
-
-    def l2_diameter(self, n):
-        return math.inf
-
-    def lmo(self, gradient, selection=DEFAULT_SELECTION):
-        raise ValueError("An unconstrained variable has no linear minimization oracle.")
-
-    def shift_inside(self, x):
-        return x
-
-    def resolve(self, n, init_norm):
-        return self
-
-    def get_config(self):
-        return {}
 
 
 def _deserialize(config):
@@ -391,6 +250,6 @@ def constraints_for_model(model, default, overrides=None, init_norms=None):
                     f"mode='initialization'. Pass its expected norm in `init_norms={{{variable.path!r}: ...}}`, "
                     "or give it a constraint with mode='radius' or 'diameter' in `overrides`."
                 )
-            constraint = constraint.resolve(_num_elements(variable), float(norm))
+            constraint = constraint.resolve(constraint.num_elements(variable), float(norm))
         result[variable.path] = constraint
     return VariableConstraints(result)
