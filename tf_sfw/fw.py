@@ -31,6 +31,7 @@ import numbers
 
 from tf_sfw import lmo as lmo_lib
 from tf_sfw import selection as selection_lib
+from tf_sfw import validation
 
 __all__ = [
     "RESCALES",
@@ -52,6 +53,35 @@ def check_rescale(rescale):
     if rescale not in RESCALES:
         raise ValueError(f"`rescale` must be one of {RESCALES}. Received: rescale={rescale!r}")
     return rescale
+
+
+def check_optimizer_arguments(learning_rate, momentum, rescale, selection, unconstrained_learning_rate,
+                              constraints, schedule_type, resolver):
+    """Validates the arguments the SFW optimizers of both Keras flavours share.
+
+    ``learning_rate`` and ``unconstrained_learning_rate`` may be numbers >= 0 or instances of
+    ``schedule_type`` (the flavour's LearningRateSchedule); ``resolver`` names the flavour's
+    ``constraints_for_model`` in the message for missing ``constraints``.
+
+    Returns:
+        ``unconstrained_learning_rate`` as a float, or the schedule unchanged.
+    """
+    if isinstance(learning_rate, (numbers.Real, bool)):
+        validation.check_number(learning_rate, "learning_rate", low=0.0)
+    if not isinstance(unconstrained_learning_rate, schedule_type):
+        unconstrained_learning_rate = validation.check_number(
+            unconstrained_learning_rate, "unconstrained_learning_rate", low=0.0
+        )
+    validation.check_fraction(momentum, "momentum")
+    check_rescale(rescale)
+    selection_lib.check_selection(selection)
+    if constraints is None:
+        raise ValueError(
+            f"`constraints` is required: use `{resolver}(model, "
+            "KSparsePolytope(...))`, or one Constraint with mode 'radius'/'diameter'. "
+            "Received: constraints=None"
+        )
+    return unconstrained_learning_rate
 
 
 def momentum_average(previous, gradient, mu):

@@ -1,15 +1,12 @@
 r"""Stochastic Frank-Wolfe as a tf_keras optimizer."""
 
-import numbers
 
 import tensorflow as tf
 
 from tf_sfw import constraints as constraints_lib
 from tf_sfw import fw
 from tf_sfw import lmo as lmo_lib
-from tf_sfw import selection as selection_lib
 from tf_sfw import structured_constraints  # noqa: F401  (registers the group / N:M sets for from_config)
-from tf_sfw import validation
 from tf_sfw._keras import keras
 
 __all__ = ["SFW", "RESCALES"]
@@ -110,21 +107,10 @@ class SFW(keras.optimizers.Optimizer):
             jit_compile=jit_compile,
             **kwargs,
         )
-        if isinstance(learning_rate, (numbers.Real, bool)):
-            validation.check_number(learning_rate, "learning_rate", low=0.0)
-        if not isinstance(unconstrained_learning_rate, _SCHEDULE):
-            unconstrained_learning_rate = validation.check_number(
-                unconstrained_learning_rate, "unconstrained_learning_rate", low=0.0
-            )
-        validation.check_fraction(momentum, "momentum")
-        fw.check_rescale(rescale)
-        selection_lib.check_selection(selection)
-        if constraints is None:
-            raise ValueError(
-                "`constraints` is required: use `tf_sfw.constraints_for_model(model, "
-                "KSparsePolytope(...))`, or one Constraint with mode 'radius'/'diameter'. "
-                "Received: constraints=None"
-            )
+        unconstrained_learning_rate = fw.check_optimizer_arguments(
+            learning_rate, momentum, rescale, selection, unconstrained_learning_rate, constraints, _SCHEDULE,
+            "tf_sfw.constraints_for_model",
+        )
         constraints = constraints_lib.check_constraints(constraints_lib.deserialize(constraints))
         self._learning_rate = self._build_learning_rate(learning_rate)
         self.momentum = float(momentum)

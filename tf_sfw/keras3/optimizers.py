@@ -1,14 +1,12 @@
 r"""Stochastic Frank-Wolfe as a Keras 3 optimizer (TensorFlow, JAX and PyTorch backends)."""
 
 import contextlib
-import numbers
 
 import keras
 from keras import ops as kops
 
 from tf_sfw import fw
 from tf_sfw import selection as selection_lib
-from tf_sfw import validation
 from tf_sfw.keras3 import _ops
 from tf_sfw.keras3 import constraints as constraints_lib
 
@@ -61,21 +59,10 @@ class SFW(keras.optimizers.Optimizer):
         name="SFW",
         **kwargs,
     ):
-        if isinstance(learning_rate, (numbers.Real, bool)):
-            validation.check_number(learning_rate, "learning_rate", low=0.0)
-        if not isinstance(unconstrained_learning_rate, _SCHEDULE):
-            unconstrained_learning_rate = validation.check_number(
-                unconstrained_learning_rate, "unconstrained_learning_rate", low=0.0
-            )
-        validation.check_fraction(momentum, "momentum")
-        fw.check_rescale(rescale)
-        selection_lib.check_selection(selection)
-        if constraints is None:
-            raise ValueError(
-                "`constraints` is required: use `tf_sfw.keras3.constraints_for_model(model, "
-                "KSparsePolytope(...))`, or one Constraint with mode 'radius'/'diameter'. "
-                "Received: constraints=None"
-            )
+        unconstrained_learning_rate = fw.check_optimizer_arguments(
+            learning_rate, momentum, rescale, selection, unconstrained_learning_rate, constraints, _SCHEDULE,
+            "tf_sfw.keras3.constraints_for_model",
+        )
         constraints = constraints_lib.check_constraints(constraints)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.momentum = float(momentum)
