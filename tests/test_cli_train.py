@@ -26,17 +26,6 @@ def _parse(*argv):
     return cli_main.build_parser().parse_args(["train", *argv])
 
 
-def test_choices_match_library():
-    from tf_sfw import data, models, training
-
-    assert cli_train.MODELS == tuple(models.MODELS)
-    assert cli_train.DATASETS == data.DATASETS
-    assert cli_train.OPTIMIZERS == training.OPTIMIZERS
-    assert cli_train.CONSTRAINTS == training.CONSTRAINTS
-    assert cli_train.SCHEDULES == training.SCHEDULES
-    assert cli_train.RESCALES == training.RESCALES
-
-
 def test_defaults_are_the_paper_setting():
     from tf_sfw.training import TrainConfig
 
