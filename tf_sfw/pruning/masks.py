@@ -42,6 +42,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
 from tf_sfw._keras import keras
+from tf_sfw.pruning.counted import is_counted, mask_key
 from tf_sfw.variables import short_name
 
 __all__ = [
@@ -60,8 +61,6 @@ __all__ = [
 def _is_wrapper(layer):
     """Whether ``layer`` is a tfmot ``PruneLowMagnitude`` wrapper (its class is not public API)."""
     return isinstance(layer, keras.layers.Wrapper) and hasattr(layer, "pruning_vars") and hasattr(layer, "pruning_obj")
-
-_BATCHNORM_WEIGHTS = ("gamma", "beta")
 
 
 class FixedMask(tfmot.sparsity.keras.PruningSchedule):
@@ -89,7 +88,7 @@ def weight_key(layer, variable, prefix=""):
     """
     if _is_wrapper(layer):
         layer = layer.layer
-    return f"{prefix}{layer.name}/{_short_name(variable)}"
+    return mask_key(layer.name, variable, prefix)
 
 
 def _inner(layer):
@@ -111,12 +110,7 @@ def _leaf_layers(model, prefix=""):
 
 
 def _selected(layer, variable, include_bias, include_batchnorm):
-    short = _short_name(variable)
-    if isinstance(layer, keras.layers.BatchNormalization):
-        return include_batchnorm and short in _BATCHNORM_WEIGHTS
-    if short.endswith("kernel"):
-        return True
-    return include_bias and short == "bias"
+    return is_counted(variable, isinstance(layer, keras.layers.BatchNormalization), include_bias, include_batchnorm)
 
 
 def _check_model(model, name="model"):

@@ -13,16 +13,19 @@ accuracy; it never compiles the model, so a model's compile state (optimizer, SF
 constraints, …) is left alone.
 """
 
-import csv
-import numbers
-import os
-
 import numpy as np
 import tensorflow as tf
 
 from tf_sfw._keras import keras
-from tf_sfw.pruning.magnitude import magnitude_order, masks_from_order, num_pruned, validate_sparsity
+from tf_sfw.pruning import sweep_common
 from tf_sfw.pruning.masks import is_pruned, prunable_weights
+from tf_sfw.pruning.sweep_common import (  # the framework-free half, shared with Keras 3
+    DEFAULT_SPARSITIES,
+    count_nonzero,
+    plot_sweep,
+    read_sweep_csv,
+    write_sweep_csv,
+)
 
 __all__ = [
     "DEFAULT_SPARSITIES",
@@ -35,19 +38,9 @@ __all__ = [
     "plot_sweep",
 ]
 
-#: Sparsities of the default sweep (fractions of zeros among the counted weights).
-DEFAULT_SPARSITIES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
-
-
 def output_is_probabilities(model):
     """Whether the model's last layer ends with a softmax (so outputs are probabilities)."""
-    layer = model.layers[-1]
-    if hasattr(layer, "layer"):  # pruning wrapper
-        layer = layer.layer
-    if isinstance(layer, keras.layers.Softmax):
-        return True
-    activation = getattr(layer, "activation", None)
-    return activation is not None and getattr(activation, "__name__", "") == "softmax"
+    return sweep_common.output_is_probabilities(model, keras.layers.Softmax)
 
 
 def _as_dataset(data, batch_size):
@@ -106,20 +99,6 @@ def evaluate_classifier(model, data, batch_size=256, from_logits=None):
     return total_loss / count, total_correct / count
 
 
-def count_nonzero(model):
-    """Number of non-zero entries over all weights of ``model`` (including non-trainable)."""
-    return int(sum(int(np.count_nonzero(w)) for w in model.get_weights()))
-
-
-def _check_sparsities(sparsities):
-    if isinstance(sparsities, numbers.Real):
-        sparsities = [sparsities]
-    sparsities = list(sparsities)
-    if not sparsities:
-        raise ValueError("`sparsities` must contain at least one value. Received: sparsities=[]")
-    return [validate_sparsity(s, "sparsities") for s in sparsities]
-
-
 def sweep(
     model,
     eval_data,
@@ -161,108 +140,24 @@ def sweep(
         ValueError: For invalid sparsities, scope, layer names, a wrapped model or a
             model without prunable weights.
     """
-    sparsities = _check_sparsities(sparsities)
-    if scope not in ("global", "layerwise"):
-        raise ValueError(f"`scope` must be 'global' or 'layerwise'. Received: scope={scope!r}")
+    sparsities = sweep_common.check_sparsities(sparsities)
+    sweep_common.check_scope(scope)
     if is_pruned(model):
         raise ValueError("`model` has pruning wrappers; sweep a plain model (use strip() first).")
     variables = prunable_weights(model, include_bias=include_bias, include_batchnorm=include_batchnorm, layers=layers)
     original = {k: v.numpy().copy() for k, v in variables.items()}
-    shapes = {k: a.shape for k, a in original.items()}
-    n_counted = int(sum(a.size for a in original.values()))
-    if scope == "global":
-        orders = {None: magnitude_order(original)}
-    else:
-        orders = {k: magnitude_order({k: a}) for k, a in original.items()}
 
     rows = []
     try:
-        for s in sparsities:
-            if scope == "global":
-                masks = masks_from_order(orders[None], shapes, num_pruned(s, n_counted))
-            else:
-                masks = {}
-                for k, a in original.items():
-                    masks.update(masks_from_order(orders[k], {k: a.shape}, num_pruned(s, a.size)))
+        for s, masks in sweep_common.sweep_masks(original, sparsities, scope):
             for k, v in variables.items():
                 v.assign(original[k] * masks[k].astype(original[k].dtype))
             loss, accuracy = evaluate_classifier(model, eval_data, batch_size=batch_size, from_logits=from_logits)
-            nonzero = int(sum(int(np.count_nonzero(v.numpy())) for v in variables.values()))
-            rows.append(
-                {
-                    "sparsity": s,
-                    "achieved_sparsity": 1.0 - nonzero / n_counted,
-                    "accuracy": accuracy,
-                    "loss": loss,
-                    "nonzero": nonzero,
-                    "nonzero_total": count_nonzero(model),
-                }
-            )
+            values = [v.numpy() for v in variables.values()]
+            rows.append(sweep_common.sweep_row(s, values, loss, accuracy, count_nonzero(model)))
             if callback is not None:
                 callback(s, model)
     finally:
         for k, v in variables.items():
             v.assign(original[k])
     return rows
-
-
-_CSV_FIELDS = ("sparsity", "achieved_sparsity", "accuracy", "loss", "nonzero", "nonzero_total")
-
-
-def write_sweep_csv(rows, path, label=None):
-    """Writes sweep rows to ``path`` (CSV with a header; optional leading ``model`` column).
-
-    Args:
-        rows: Output of :func:`sweep`, or a mapping ``{label: rows}`` for several models.
-        path: CSV file to write (parent directories are created).
-        label: Model label for a single list of rows.
-    """
-    groups = rows if hasattr(rows, "items") else {label: rows}
-    with_label = any(k is not None for k in groups)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow((("model",) if with_label else ()) + _CSV_FIELDS)
-        for name, group in groups.items():
-            for row in group:
-                writer.writerow(((name,) if with_label else ()) + tuple(row[k] for k in _CSV_FIELDS))
-
-
-def read_sweep_csv(path):
-    """Reads a CSV written by :func:`write_sweep_csv` into ``{label or None: rows}``."""
-    groups = {}
-    with open(path, newline="") as f:
-        for record in csv.DictReader(f):
-            name = record.pop("model", None)
-            row = {k: (int(record[k]) if k.startswith("nonzero") else float(record[k])) for k in _CSV_FIELDS}
-            groups.setdefault(name, []).append(row)
-    return groups
-
-
-def plot_sweep(results, path, title="Accuracy after one-shot magnitude pruning (no retraining)"):
-    """Saves a PNG plot of accuracy against sparsity.
-
-    Args:
-        results: ``{label: rows}`` with rows from :func:`sweep` (or a single list).
-        path: Output PNG path (parent directories are created).
-        title: Plot title.
-    """
-    import matplotlib  # local: plotting is optional and slow to import
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not hasattr(results, "items"):
-        results = {"model": results}
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for label, rows in results.items():
-        ax.plot([100 * r["sparsity"] for r in rows], [100 * r["accuracy"] for r in rows], marker="o", label=str(label))
-    ax.set_xlabel("sparsity (% of counted weights set to zero)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
