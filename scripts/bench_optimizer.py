@@ -10,7 +10,7 @@ gradients, inside ``tf.function`` without XLA ("graph") and with
 * ``sgd``: ``keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)``;
 * ``sfw_topk`` / ``sfw_radix``: ``tf_sfw.SFW`` (lr 1.0, momentum 0.9, rescale "gradient")
   with the paper's constraint ``KSparsePolytope(k=10, k_frac=0.05, mode="initialization",
-  value=15)`` on EVERY trainable variable (as SPEC §1), ``selection="topk"`` / ``"radix"``.
+  value=15)`` on EVERY trainable variable, ``selection="topk"`` / ``"radix"``.
 
 Part 2 (full training step): ``model.train_on_batch`` on a random batch of 32 for
 ``mnist_cnn`` and ``resnet18``, SFW (default selection, same constraint) vs SGD-momentum,
@@ -24,9 +24,19 @@ interleaved round-robin (one call of each optimizer per round) so that load chan
 all of them alike. Every figure is a median over ``--repeats`` calls (per round or per
 process) after ``--warmup`` calls. Ratios are ratios of medians.
 
+Keras 3 (``--keras 3 --backend jax|tensorflow|torch``): the update step only, over the same
+ResNet-18 variable shapes (`tf_sfw.keras3.models.resnet18`, ``--width`` to shrink it), SGD
+with momentum (``keras.optimizers.SGD(0.01, momentum=0.9)``) against `tf_sfw.keras3.SFW` with
+the same constraint, in one process, calls interleaved, medians. Compiled as ``model.fit``
+compiles it: JAX ``jax.jit(optimizer.stateless_apply)`` (variables donated), TensorFlow
+``tf.function(optimizer.apply, jit_compile=True)``, PyTorch eager ``optimizer.apply``. The
+device the variables live on is printed and recorded, so that the same command measures a GPU
+wherever one is present.
+
 Usage::
 
     python scripts/bench_optimizer.py --json results/bench/bench_optimizer.json
+    python scripts/bench_optimizer.py --keras 3 --backend jax --json results/bench/keras3_jax.json
 """
 
 import argparse
@@ -173,6 +183,103 @@ def bench_train_step(model_names, modes, repeats, warmup, batch_size, isolation=
     return results
 
 
+def bench_update_keras3(backend, repeats, warmup, width=1.0, seed=0, model_name="resnet18"):
+    """Keras 3: median seconds of one update of SGD-momentum and `tf_sfw.keras3.SFW` over the
+    trainable variables of ``model_name`` (ResNet-18 by default; ``width`` scales ResNet-18) on
+    ``backend`` (``KERAS_BACKEND`` must already be set).
+
+    Returns ``(result, shapes)``: ``result`` has ``device``, ``median_s``, ``times_s`` and
+    ``sfw_over_sgd``.
+    """
+    import keras
+
+    import tf_sfw.keras3 as k3
+    from tf_sfw.keras3 import models as k3_models
+
+    if keras.backend.backend() != backend:
+        raise ValueError(f"Keras 3 runs on {keras.backend.backend()!r}; set KERAS_BACKEND={backend} first.")
+
+    def make(kind):
+        keras.utils.set_random_seed(seed)
+        model = k3_models.resnet18(width=width) if model_name == "resnet18" else k3_models.get_model(model_name)()
+        variables = model.trainable_variables
+        if kind == "sgd":
+            opt = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+        else:
+            constraints = k3.constraints_for_model(
+                model, k3.KSparsePolytope(k=10, k_frac=0.05, mode="initialization", value=15.0))
+            opt = k3.SFW(learning_rate=1.0, momentum=0.9, rescale="gradient", constraints=constraints)
+        opt.build(variables)
+        rng = np.random.default_rng(seed)
+        grads = [keras.ops.convert_to_tensor(1e-3 * rng.standard_normal(tuple(v.shape)).astype("float32"))
+                 for v in variables]
+        if backend == "jax":
+            import jax
+
+            step = jax.jit(opt.stateless_apply, donate_argnums=(0, 2))
+            state = {"tv": [v.value for v in variables], "ov": [v.value for v in opt.variables]}
+
+            def call():
+                state["tv"], state["ov"] = step(state["ov"], grads, state["tv"])
+                jax.block_until_ready(state["tv"])
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            step = tf.function(lambda: opt.apply(grads, variables), jit_compile=True)
+
+            def call():
+                step()
+                variables[0].value.numpy()  # wait for the update
+        else:
+            import torch
+
+            def call():
+                with torch.no_grad():
+                    opt.apply(grads, variables)
+                if variables[0].value.is_cuda:
+                    torch.cuda.synchronize()
+        return call, variables
+
+    (sgd, variables), (sfw, _) = make("sgd"), make("sfw")
+    medians, times = _median_rounds({"sgd": sgd, "sfw": sfw}, repeats, warmup)
+    if backend == "jax":
+        import jax
+
+        device = f"{jax.devices()[0]} ({jax.default_backend()})"
+    else:
+        device = str(variables[0].value.device)
+    result = {"backend": backend, "device": device, "model": model_name, "width": width, "median_s": medians,
+              "times_s": times,
+              "sfw_over_sgd": medians["sfw"] / medians["sgd"]}
+    return result, [list(v.shape) for v in variables]
+
+
+def _keras3_main(args, info):
+    os.environ["KERAS_BACKEND"] = args.backend  # before Keras 3 is first imported
+    import keras
+
+    info.update(keras=keras.__version__, backend=args.backend)
+    result, shapes = bench_update_keras3(args.backend, args.repeats, args.warmup, width=args.width,
+                                         model_name=args.keras3_model)
+    info["loadavg_end"] = _load()
+    m = result["median_s"]
+    print(f"device: {result['device']}")
+    what = f"ResNet-18 width {args.width:g}" if args.keras3_model == "resnet18" else args.keras3_model
+    print(f"| update (Keras 3, {args.backend}, {what}, {len(shapes)} variables) "
+          f"| SGD-mom (ms) | SFW (ms) | SFW/SGD |")
+    print("|---|---|---|---|")
+    print(f"| jit | {m['sgd'] * 1e3:.1f} | {m['sfw'] * 1e3:.1f} | {result['sfw_over_sgd']:.2f} |")
+    print(f"update/keras3/{args.backend}/sfw_over_sgd: {result['sfw_over_sgd']:.3f}")
+    print(f"load average: start {info['loadavg_start']}, end {info['loadavg_end']}")
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump({"info": info, "ratios": {f"update/keras3/{args.backend}/sfw_over_sgd": result["sfw_over_sgd"]},
+                       "keras3_update": result, "variable_shapes": shapes}, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _table(update, train):
     lines = [
         "| part | mode | SGD-mom (ms) | SFW top-k (ms) | SFW radix (ms) | radix/SGD | topk/SGD | radix/topk |",
@@ -221,7 +328,17 @@ def main(argv=None):
     parser.add_argument("--train-one", nargs=3, metavar=("MODEL", "MODE", "KIND"), help=argparse.SUPPRESS)
     parser.add_argument("--skip-update", action="store_true")
     parser.add_argument("--json", default=None, help="write all figures (and raw times) to this file")
+    parser.add_argument("--keras", type=int, choices=(2, 3), default=2,
+                        help="2: tf_keras (both parts); 3: Keras 3, update part only, on --backend")
+    parser.add_argument("--backend", choices=("jax", "tensorflow", "torch"), default=None,
+                        help="Keras 3 backend (with --keras 3; default: jax)")
+    parser.add_argument("--width", type=float, default=1.0,
+                        help="--keras 3: ResNet-18 width multiplier (1.0: the real shapes)")
+    parser.add_argument("--keras3-model", default="resnet18", choices=("resnet18", "mnist_cnn", "simple_cnn"),
+                        help="--keras 3: the model whose variables are updated (quick checks: mnist_cnn)")
     args = parser.parse_args(argv)
+    if args.backend is not None and args.keras != 3:
+        raise ValueError(f"`--backend` needs `--keras 3`. Received: --backend={args.backend}")
     if args.repeats < 1 or args.warmup < 2:
         raise ValueError(
             f"`--repeats` must be >= 1 and `--warmup` >= 2 (tracing + first SFW step). "
@@ -233,6 +350,13 @@ def main(argv=None):
         times = _train_one(name, mode, kind, args.repeats, args.warmup, args.batch_size)
         print(json.dumps(times))
         return 0
+
+    if args.keras == 3:
+        args.backend = args.backend or "jax"
+        info = {"command": "python " + " ".join([os.path.relpath(sys.argv[0])] + (sys.argv[1:] if argv is None else argv)),
+                "python": platform.python_version(), "cpu_count": os.cpu_count(), "loadavg_start": _load(),
+                "repeats": args.repeats, "warmup": args.warmup}
+        return _keras3_main(args, info)
 
     import tensorflow as tf
 

@@ -45,6 +45,9 @@ FIELDS = (
 
 
 def parse_args(argv=None):
+    from tf_sfw import recipe_math
+
+    D = recipe_math.DEFAULTS
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", choices=DATASETS, default="mnist")
     p.add_argument("--model", default="mnist_cnn")
@@ -60,27 +63,38 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out", default="results/compare_pruning")
     p.add_argument("--csv-name", default="results.csv")
-    # SFW recipe (tf_sfw.recipe.sfw_recipe)
-    p.add_argument("--sfw-lr", type=float, default=1.0)
-    p.add_argument("--momentum", type=float, default=0.9, help="SFW momentum.")
-    p.add_argument("--tau", type=float, default=15.0)
-    p.add_argument("--k", type=int, default=10)
-    p.add_argument("--k-frac", type=float, default=0.05)
-    p.add_argument("--ball", choices=("k_sparse", "k_support"), default="k_sparse")
-    p.add_argument("--rescale", choices=("gradient", "diameter", "none"), default="gradient")
-    p.add_argument("--schedule", choices=("step", "cosine", "constant"), default="step")
-    p.add_argument("--milestones", type=float, nargs="*", default=[0.6, 0.85])
-    p.add_argument("--bias-norm", choices=("pytorch", "unit"), default="unit")
-    p.add_argument("--warmup", type=float, default=0.02, help="Linear lr warm-up, fraction of the run (all methods).")
+    # SFW recipe (tf_sfw.recipe.sfw_recipe; defaults: tf_sfw.recipe_math.DEFAULTS)
+    p.add_argument("--sfw-lr", type=float, default=D["learning_rate"])
+    p.add_argument("--momentum", type=float, default=D["momentum"], help="SFW momentum.")
+    p.add_argument("--tau", type=float, default=D["tau"])
+    p.add_argument("--k", type=int, default=D["k"])
+    p.add_argument("--k-frac", type=float, default=D["k_frac"])
+    p.add_argument("--ball", choices=recipe_math.BALLS, default=D["ball"])
+    p.add_argument("--rescale", choices=("gradient", "diameter", "none"), default=D["rescale"])
+    p.add_argument("--schedule", choices=recipe_math.SCHEDULES, default=D["schedule"], help="(all methods)")
+    p.add_argument("--milestones", type=float, nargs="*", default=list(D["milestones"]), help="(all methods)")
+    p.add_argument("--bias-norm", choices=recipe_math.BIAS_NORMS, default=D["bias_norm"])
+    p.add_argument("--constrain", choices=recipe_math.CONSTRAIN, default=D["constrain"],
+                   help="Variables in a set: all, or kernels only (the rest trained by SGD).")
+    p.add_argument("--unconstrained-lr", type=float, default=D["unconstrained_learning_rate"],
+                   help="SFW's SGD rate for unconstrained variables (same schedule shape).")
+    p.add_argument("--factor", type=float, default=D["factor"], help="lr multiplier at each milestone (all methods).")
+    p.add_argument("--warmup", type=float, default=D["warmup"],
+                   help="Linear lr warm-up, fraction of the run (all methods).")
     # baselines and pruning tools
     p.add_argument("--sgd-lr", type=float, default=0.05, help="SGD lr (also GMP's).")
     p.add_argument("--sgd-momentum", type=float, default=0.9, help="SGD momentum (also GMP's).")
     p.add_argument("--ft-frac", type=float, default=0.02, help="Fine-tune steps per target / training steps (<= 0.02).")
-    p.add_argument("--ft-lr", type=float, default=0.01)
+    p.add_argument("--ft-lr", type=float, nargs="+", default=[0.003],
+                   help="Fine-tune SGD lr; several values (tuning) give methods '<name>+ft@<lr>'.")
     p.add_argument("--gmp-begin", type=float, default=0.2)
     p.add_argument("--gmp-end", type=float, default=0.6)
     p.add_argument("--calibration", type=int, default=256, help="Calibration images (wanda, bn).")
     p.add_argument("--note", default="")
+    p.add_argument("--reuse-from", default=None, metavar="CSV",
+                   help="Copy the rows of --reuse-methods for this dataset/model/epochs/seeds from an earlier results "
+                   "CSV (their own config column kept) instead of training them again.")
+    p.add_argument("--reuse-methods", nargs="*", choices=METHODS, default=[])
     args = p.parse_args(argv)
     if any(not 0 <= s < 100 for s in args.sparsities):
         p.error("--sparsities must be percentages in [0, 100).")
@@ -91,7 +105,8 @@ def parse_args(argv=None):
 
 def config_string(args):
     """The recipe and baseline settings of this run, as a compact JSON string (results.csv)."""
-    keys = ("sfw_lr", "momentum", "tau", "k", "k_frac", "ball", "rescale", "schedule", "milestones", "warmup", "bias_norm", "sgd_lr", "sgd_momentum",
+    keys = ("sfw_lr", "momentum", "tau", "k", "k_frac", "ball", "rescale", "schedule", "milestones", "warmup",
+            "bias_norm", "constrain", "unconstrained_lr", "factor", "sgd_lr", "sgd_momentum",
             "ft_lr", "gmp_begin", "gmp_end", "batch_size", "validation", "note")
     return json.dumps({k: getattr(args, k) for k in keys}, separators=(",", ":"))
 
@@ -144,7 +159,7 @@ class Setting:
         from tf_sfw.recipe import lr_schedule
 
         a = self.args
-        return lr_schedule(lr, total_steps or self.total_steps, a.schedule, tuple(a.milestones), warmup=a.warmup)
+        return lr_schedule(lr, total_steps or self.total_steps, a.schedule, tuple(a.milestones), a.factor, warmup=a.warmup)
 
     def sgd(self, lr, total_steps=None):
         from tf_sfw._keras import keras
@@ -169,7 +184,8 @@ def train_dense(setting, optimizer_name, seed, log):
         optimizer, _, _ = sfw_recipe(
             model, a.epochs, setting.steps_per_epoch, learning_rate=a.sfw_lr, momentum=a.momentum, tau=a.tau,
             k=a.k, k_frac=a.k_frac, ball=a.ball, rescale=None if a.rescale == "none" else a.rescale,
-            schedule=a.schedule, milestones=tuple(a.milestones), warmup=a.warmup, bias_norm=a.bias_norm,
+            schedule=a.schedule, milestones=tuple(a.milestones), factor=a.factor, warmup=a.warmup,
+            bias_norm=a.bias_norm, constrain=a.constrain, unconstrained_learning_rate=a.unconstrained_lr,
         )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     t0 = time.time()
@@ -226,15 +242,16 @@ def one_shot_rows(setting, name, model, seed, wall, methods, log):
             loss, acc, achieved = evaluate_masked(setting, model, masks)
             rows.append(dict(base, method=name, target_sparsity=s, achieved_sparsity=achieved, test_accuracy=acc,
                              test_loss=loss, fine_tune_steps=0, wall_s=wall + time.time() - t0))
-        if f"{name}+ft" in methods and s > 0:
+        for ft_lr in a.ft_lr if f"{name}+ft" in methods and s > 0 else ():
             t0 = time.time()
             pruned = apply_masks(model, masks)
             ft_ds = setting.dataset(seed + 1000, epochs=1)
             fine_tune(pruned, ft_ds, epochs=1, steps_per_epoch=ft_steps,
-                      optimizer=keras.optimizers.SGD(learning_rate=a.ft_lr, momentum=0.9))
+                      optimizer=keras.optimizers.SGD(learning_rate=ft_lr, momentum=0.9))
             stripped = strip(pruned)
             loss, acc = setting.evaluate(stripped)
-            rows.append(dict(base, method=f"{name}+ft", target_sparsity=s, achieved_sparsity=kernel_sparsity(stripped),
+            method = f"{name}+ft" if len(a.ft_lr) == 1 else f"{name}+ft@{ft_lr:g}"
+            rows.append(dict(base, method=method, target_sparsity=s, achieved_sparsity=kernel_sparsity(stripped),
                              test_accuracy=acc, test_loss=loss, fine_tune_steps=ft_steps,
                              wall_s=wall + time.time() - t0))
         for suffix, scope in (("wanda", "global"), ("wanda_lw", "layerwise")):
@@ -285,6 +302,14 @@ def gmp_rows(setting, seed, methods, log):
                              test_accuracy=acc, test_loss=loss, train_steps=steps, fine_tune_steps=0, wall_s=wall))
             log(f"  {method} {100 * s:.0f}% seed {seed}: {100 * acc:.2f}% ({wall:.0f}s, {steps} steps)")
     return rows
+
+
+def reused_rows(args, path):
+    """Rows of ``args.reuse_methods`` for this dataset, model, epochs and seeds from the CSV ``path``."""
+    seeds = {str(s) for s in args.seeds}
+    return [r for r in read_rows(path) if r["method"] in args.reuse_methods and r["dataset"] == args.dataset
+            and r["model"] == args.model and int(r["epochs"]) == args.epochs and r["seed"] in seeds
+            and r.get("eval_split", "test") == ("test" if not args.validation else f"validation_last_{args.validation}")]
 
 
 def write_rows(path, rows):
@@ -356,6 +381,22 @@ def plot(rows, out):
     return paths
 
 
+def markdown_tables(path):
+    """Markdown tables (mean ± std accuracy %, one row per method) of every setting in a results CSV."""
+    out = []
+    for (dataset, model, epochs, split), methods in aggregate(read_rows(path)).items():
+        sparsities = sorted({p[0] for points in methods.values() for p in points})
+        out.append(f"{dataset} / {model}, {epochs} epochs ({split}; n = seeds)\n")
+        out.append("| method | " + " | ".join(f"{100 * s:g}%" for s in sparsities) + " |")
+        out.append("|---" * (len(sparsities) + 1) + "|")
+        order = [m for m in METHODS if m in methods] + sorted(set(methods) - set(METHODS))
+        for method in order:
+            cells = {p[0]: f"{p[1]:.2f} ± {p[2]:.2f}" if p[3] > 1 else f"{p[1]:.2f}" for p in methods[method]}
+            out.append(f"| {method} | " + " | ".join(cells.get(s, "") for s in sparsities) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def write_tuning_csv(raw_path, out_path):
     """One line per (configuration note, method): mean ± std accuracy (%) per sparsity, seeds used."""
     import numpy as np
@@ -386,6 +427,12 @@ def write_tuning_csv(raw_path, out_path):
 def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
+    if argv[:1] == ["--markdown"]:
+        if len(argv) != 2:
+            raise SystemExit("usage: compare_pruning.py --markdown RESULTS_CSV")
+        text = markdown_tables(argv[1])
+        print(text)
+        return text
     if argv[:1] == ["--summarize-tuning"]:
         if len(argv) != 3:
             raise SystemExit("usage: compare_pruning.py --summarize-tuning RAW_CSV OUT_CSV")
@@ -406,6 +453,10 @@ def main(argv=None):
         f"{setting.split}, {setting.total_steps} steps")
     common = dict(dataset=args.dataset, model=args.model, epochs=args.epochs, eval_split=setting.split,
                   config=config_string(args))
+    if args.reuse_from:
+        reused = reused_rows(args, args.reuse_from)
+        write_rows(csv_path, reused)
+        log(f"reused {len(reused)} rows of {' '.join(args.reuse_methods)} from {args.reuse_from}")
     for seed in args.seeds:
         for name in ("sgd", "sfw"):
             if any(m == name or m.startswith(name + "+") for m in args.methods):

@@ -207,7 +207,8 @@ def optimizer_options(args, optimizer_name):
     if optimizer_name == "SGD":
         return {"optimizer": "sgd", "learning_rate": args.sgd_lr, "momentum": args.momentum}
     return {"optimizer": "sfw", "learning_rate": args.sfw_lr, "momentum": args.momentum, "rescale": "gradient",
-            "constraint": "k_sparse", "k": args.k, "k_frac": args.k_frac, "mode": "initialization", "value": args.tau}
+            "constraint": "k_sparse", "k": args.k, "k_frac": args.k_frac, "mode": "initialization", "value": args.tau,
+            "constrain": "all"}  # the paper's setting: every variable, biases included, in its set
 
 
 def _init_norms(args, model):

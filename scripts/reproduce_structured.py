@@ -31,13 +31,23 @@ mean-normalised scores instead. For every fraction the script records
   uncompiled with nothing removed (``shrink_model(model, {})``, the same function): the
   trained model itself would also export its optimizer's slot variables, which made its
   SavedModel about 1.7x larger for mnist_cnn;
+* with ``--reestimate-bn BATCHES`` (default 20 for models with BatchNorm, i.e. resnet18):
+  accuracy after re-estimating the shrunken model's BatchNorm moving statistics on that many
+  training batches (``bn_accuracy``; forward passes only, no weight trained), next to the
+  plain ``accuracy``; the fine-tune then starts from the re-estimated model;
 * whether the exported SavedModel reloads with identical predictions (max |difference| of
   the outputs on ``--reload-examples`` test images, and equal argmax).
 
 Outputs in ``--out``: ``results.csv`` (one row per run and fraction), plots of accuracy
 against measured latency at batch 128 and against the fraction
 (``accuracy_vs_latency_<dataset>_<model>.png``, ``accuracy_vs_fraction_<dataset>_<model>.png``),
-``runs.json`` (training info and wall times), ``summary.md`` and ``log.txt``.
+``runs.json`` (training info and wall times), ``summary.md`` and ``log.txt``; ``results.csv``
+also records each shrunken architecture (``widths``: filters / units per layer).
+
+``--nm N M`` instead trains ``--runs`` (default SGD, SFW and NMSFW: SFW with every variable
+in the N:M sparse polytope), prunes every kernel to N:M without retraining
+(``tf_sfw.pruning.nm.prune_nm``) and records dense vs N:M accuracy and tfmot's
+``is_pruned_m_by_n`` verdict (``nm_results.csv``, ``nm_summary.md``, ``nm_log.txt``).
 
 Usage::
 
@@ -49,8 +59,17 @@ Usage::
     python scripts/reproduce_structured.py --dataset fashion_mnist --model resnet18 --width 0.25 \
         --epochs 2 --subset 10000 --test-subset 2000 --fractions 0 0.3 0.5 0.7 0.9 \
         --data-dir ../shared/data/keras --out results/structured/fashion_mnist_resnet18_w0.25
-    # steadier latency of the 50%-shrunken architecture (no training), and redrawing the plots
-    python scripts/reproduce_structured.py --model mnist_cnn --latency-check 0.5 --latency-repeats 300 --out /tmp/lat
+    # the same on the full train set (2 epochs), BatchNorm re-estimated on 20 batches (default for resnet18)
+    python scripts/reproduce_structured.py --dataset fashion_mnist --model resnet18 --width 0.25 --epochs 2 \
+        --fractions 0 0.3 0.5 0.7 --data-dir ../shared/data/keras \
+        --out results/structured/fashion_mnist_resnet18_w0.25_full
+    # N:M: SGD, SFW and SFW in the 2:4 polytope pruned to 2:4 without retraining, tfmot's check
+    python scripts/reproduce_structured.py --nm 2 4 --dataset mnist --model mnist_cnn --epochs 2 --seeds 0 1 2 \
+        --data-dir ../shared/data/keras --out results/structured/nm
+    # steadier latency of the 50%-shrunken architecture (no training) next to the hand-halved
+    # reference and to the architecture a trained --mode global run left; redrawing the plots
+    python scripts/reproduce_structured.py --model mnist_cnn --latency-check 0.5 --latency-repeats 300 \
+        --widths-from results/structured/mnist_mnist_cnn_global/results.csv --widths-run SFW --out /tmp/lat
     python scripts/reproduce_structured.py --replot --out results/structured/mnist_mnist_cnn
 """
 
@@ -64,11 +83,15 @@ import tempfile
 import time
 
 RUNS = ("SGD", "SFW", "GroupSFW")
+NM_RUNS = ("SGD", "SFW", "NMSFW")
+NM_FIELDS = ("dataset", "model", "run", "seed", "n", "m", "train_steps", "dense_accuracy", "nm_accuracy", "delta_points",
+             "kernel_zero_fraction", "tfmot_accepts", "tfmot_checked_kernels")
 FIELDS = (
     "dataset", "model", "run", "seed", "fraction", "channels", "kept_channels", "accuracy", "loss", "ft_accuracy",
     "ft_steps", "params", "dense_params", "params_ratio", "flops", "dense_flops", "flops_ratio", "saved_model_bytes",
     "dense_saved_model_bytes", "saved_model_ratio", "latency_b1_s", "dense_latency_b1_s", "latency_ratio_b1",
     "latency_b128_s", "dense_latency_b128_s", "latency_ratio_b128", "reload_max_abs_diff", "reload_same_argmax",
+    "bn_batches", "bn_accuracy", "bn_loss", "widths",
 )  # fmt: skip
 DEFAULT_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -85,7 +108,12 @@ def parse_args(argv=None):
     p.add_argument("--fractions", type=float, nargs="+", default=list(DEFAULT_FRACTIONS))
     p.add_argument("--mode", choices=("layerwise", "global"), default="layerwise",
                    help="Filter selection: the same fraction of every layer (default) or one global threshold.")
-    p.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    p.add_argument("--runs", nargs="+", choices=sorted(set(RUNS + NM_RUNS)), default=None,
+                   help=f"Default: {' '.join(RUNS)} (with --nm: {' '.join(NM_RUNS)}; NMSFW = SFW in the N:M polytope).")
+    p.add_argument("--nm", type=int, nargs=2, default=None, metavar=("N", "M"),
+                   help="N:M mode: train --runs, prune every kernel to N:M (N kept of M along the input axis) without "
+                        "retraining, record dense vs N:M accuracy and tfmot's is_pruned_m_by_n verdict in "
+                        "OUT/nm_results.csv and OUT/nm_summary.md, exit.")
     p.add_argument("--subset", type=int, default=None, help="Train on a seeded random subset of N examples.")
     p.add_argument("--test-subset", type=int, default=None, help="Evaluate on the first N test examples.")
     p.add_argument("--batch-size", type=int, default=128)
@@ -93,11 +121,21 @@ def parse_args(argv=None):
     p.add_argument("--group-k-frac", type=float, default=0.25, help="k_frac of the GroupKSparsePolytope.")
     p.add_argument("--ft-fraction", type=float, default=0.02, help="Fine-tune steps as a fraction of training steps.")
     p.add_argument("--ft-lr", type=float, default=0.01)
+    p.add_argument("--reestimate-bn", type=int, default=None, metavar="BATCHES",
+                   help="Re-estimate the BatchNorm moving statistics of every shrunken model on BATCHES training "
+                        "batches before fine-tuning (accuracy is recorded with and without: bn_accuracy / accuracy). "
+                        "Default: 20 for models with BatchNorm (resnet18), 0 (off) otherwise.")
     p.add_argument("--latency-repeats", type=int, default=10)
     p.add_argument("--reload-examples", type=int, default=256)
     p.add_argument("--latency-check", type=float, default=None, metavar="FRACTION",
                    help="Only time the model (as initialised, no training) shrunk at FRACTION against the dense "
-                        "one with --latency-repeats alternating timings, write latency_check_<model>.json, exit.")
+                        "one, and a hand-scaled reference (every hidden layer built with (1 - FRACTION) of its "
+                        "filters / units), each with --latency-repeats alternating timings; write "
+                        "latency_check_<model>.json and exit.")
+    p.add_argument("--widths-from", default=None, metavar="CSV",
+                   help="With --latency-check: also time the architecture of the results.csv row of run "
+                        "--widths-run at fraction FRACTION (its `widths` column, e.g. a --mode global run).")
+    p.add_argument("--widths-run", choices=RUNS, default="SFW", help="Run whose widths --widths-from reads.")
     p.add_argument("--replot", action="store_true", help="Only redraw the plots from OUT/results.csv.")
     p.add_argument("--verbose", type=int, default=0)
     args = p.parse_args(argv)
@@ -108,6 +146,19 @@ def parse_args(argv=None):
             p.error(f"--{name.replace('_', '-')} must be a positive integer. Received: {getattr(args, name)}")
     if any(not 0 <= f < 1 for f in args.fractions + ([args.latency_check] if args.latency_check is not None else [])):
         p.error(f"--fractions must be in [0, 1). Received: {args.fractions}")
+    if args.runs is None:
+        args.runs = list(NM_RUNS if args.nm else RUNS)
+    allowed = NM_RUNS if args.nm else RUNS
+    if any(r not in allowed for r in args.runs):
+        p.error(f"--runs must be among {allowed}{' with --nm' if args.nm else ''}. Received: {args.runs}")
+    if args.nm and not 1 <= args.nm[0] <= args.nm[1]:
+        p.error(f"--nm N M needs 1 <= N <= M. Received: --nm {args.nm[0]} {args.nm[1]}")
+    if args.reestimate_bn is None:
+        args.reestimate_bn = 20 if args.model == "resnet18" else 0
+    if args.reestimate_bn < 0:
+        p.error(f"--reestimate-bn must be a non-negative integer. Received: {args.reestimate_bn}")
+    if args.widths_from is not None and args.latency_check is None:
+        p.error("--widths-from needs --latency-check FRACTION.")
     if not 0 < args.ft_fraction <= 0.02:
         p.error(f"--ft-fraction must be in (0, 0.02]. Received: {args.ft_fraction}")
     return args
@@ -154,10 +205,12 @@ def make_optimizer(args, run, model):
 
     if run == "SGD":
         return build_optimizer(model, {"optimizer": "sgd", "learning_rate": args.sgd_lr, "momentum": 0.9})
+    sfw = {"optimizer": "sfw", "learning_rate": 1.0, "momentum": 0.9, "rescale": "gradient", "mode": "initialization",
+           "value": 15.0}
     if run == "SFW":  # the library defaults
-        return build_optimizer(model, {"optimizer": "sfw", "learning_rate": 1.0, "momentum": 0.9, "rescale": "gradient",
-                                       "constraint": "k_sparse", "k": 10, "k_frac": 0.05, "mode": "initialization",
-                                       "value": 15.0})
+        return build_optimizer(model, {**sfw, "constraint": "k_sparse", "k": 10, "k_frac": 0.05})
+    if run == "NMSFW":  # every variable in the N:M sparse polytope
+        return build_optimizer(model, {**sfw, "constraint": "nm", "nm_n": args.nm[0], "nm_m": args.nm[1]})
     group = GroupKSparsePolytope(k_frac=args.group_k_frac, mode="initialization", value=15.0)
     return SFW(learning_rate=1.0, momentum=0.9, rescale="gradient", constraints=constraints_for_model(model, group))
 
@@ -203,6 +256,14 @@ def reload_check(model, x):
             "reload_same_argmax": bool(np.array_equal(got.argmax(-1), expected.argmax(-1)))}
 
 
+def calibration_data(args, x, y, seed):
+    """``--reestimate-bn`` training batches (seeded order, the same for every fraction) on which
+    the BatchNorm statistics of the shrunken models are re-estimated; None when off."""
+    if not args.reestimate_bn:
+        return None
+    return train_dataset(args, x, y, seed + 2, 1).take(args.reestimate_bn).cache()
+
+
 def fine_tune_steps(args, train_steps):
     """``max(1, floor(ft_fraction · train_steps))``: at most 2% of the training steps (for >= 50 steps)."""
     return max(1, int(math.floor(args.ft_fraction * train_steps)))
@@ -223,8 +284,12 @@ def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
     # its latency is measured on the same kind of object as the shrunken models'.
     dense = shrink_model(model, {}, name=f"{model.name}_dense")
 
-    def evaluate(shrunk):
-        row = structured_metrics(shrunk, dense, repeats=args.latency_repeats)
+    calibration = calibration_data(args, x, y, info["seed"])
+    dense_sizes = {}
+
+    def evaluate(shrunk):  # after the BatchNorm re-estimation, when there is one
+        row = structured_metrics(shrunk, dense, repeats=args.latency_repeats, dense_sizes=dense_sizes)
+        dense_sizes.update({key: row[f"dense_{key}"] for key in ("params", "flops", "saved_model_bytes")})
         row.update(reload_check(shrunk, x_reload))
         shrunk.compile(optimizer=keras.optimizers.SGD(learning_rate=args.ft_lr, momentum=0.9),
                        loss="sparse_categorical_crossentropy")
@@ -235,10 +300,13 @@ def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
         return row
 
     t0 = time.time()
-    rows = structured_sweep(model, args.fractions, mode=args.mode, data=test_ds, evaluate=evaluate)
+    rows = structured_sweep(model, args.fractions, mode=args.mode, data=test_ds, evaluate=evaluate,
+                            reestimate_bn=calibration)
     info["sweep_seconds"] = time.time() - t0
     for r in rows:
-        log(f"    {info['run']} {100 * r['fraction']:4.0f}%: acc {100 * r['accuracy']:.2f} ft {100 * r['ft_accuracy']:.2f} "
+        r["widths"] = json.dumps(r["widths"], separators=(",", ":"))
+        bn = f" bn {100 * r['bn_accuracy']:.2f}" if "bn_accuracy" in r else ""
+        log(f"    {info['run']} {100 * r['fraction']:4.0f}%: acc {100 * r['accuracy']:.2f}{bn} ft {100 * r['ft_accuracy']:.2f} "
             f"params {r['params_ratio']:.3f} flops {r['flops_ratio']:.3f} lat128 {r['latency_ratio_b128']:.3f} "
             f"lat1 {r['latency_ratio_b1']:.3f} reload diff {r['reload_max_abs_diff']:.1e}")
     return rows
@@ -262,7 +330,7 @@ def read_csv(path):
         rows = list(csv.DictReader(f))
     for row in rows:
         for key, value in row.items():
-            if key not in ("dataset", "model", "run", "reload_same_argmax"):
+            if key not in ("dataset", "model", "run", "reload_same_argmax", "widths"):
                 row[key] = float(value) if value not in ("", None) else None
         row["seed"] = int(row["seed"])
     return rows
@@ -291,6 +359,9 @@ def plot(rows, out, title_prefix):
             # Measured latencies are noisy and not monotone in the fraction: markers only there.
             solid, dashed = ("o", "s") if name == "latency" else ("o-", "s--")
             ax.plot(xs, [100 * r["accuracy"] for r in sel], solid, color=f"C{i}", label=f"{run}, no retraining")
+            if any(r.get("bn_accuracy") is not None for r in sel):
+                ax.plot(xs, [100 * r["bn_accuracy"] for r in sel], "^:" if name == "fraction" else "^", color=f"C{i}",
+                        label=f"{run}, BN re-estimated")
             ax.plot(xs, [100 * r["ft_accuracy"] for r in sel], dashed, color=f"C{i}", mfc="none", label=f"{run}, fine-tuned")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy (%)")
@@ -312,38 +383,164 @@ def summary_markdown(args, rows, infos, total):
     for i in infos:
         lines.append(f"| {i['run']} | {i['seed']} | {i['train_seconds']:.0f} | {i['train_steps']} | "
                      f"{100 * i['test_accuracy']:.2f} | {i.get('sweep_seconds', 0):.0f} |")
-    lines += ["", "| run | removed | acc % | fine-tuned acc % | params | FLOPs | SavedModel | latency b1 | latency b128 | reload max diff |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| run | removed | acc % | BN re-estimated acc % | fine-tuned acc % | params | FLOPs | SavedModel | "
+              "latency b1 | latency b128 | reload max diff |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['run']} | {100 * r['fraction']:.0f}% | {100 * r['accuracy']:.2f} | {100 * r['ft_accuracy']:.2f} | "
+        bn = f"{100 * r['bn_accuracy']:.2f}" if r.get("bn_accuracy") is not None else "-"
+        lines.append(f"| {r['run']} | {100 * r['fraction']:.0f}% | {100 * r['accuracy']:.2f} | {bn} | {100 * r['ft_accuracy']:.2f} | "
                      f"{r['params_ratio']:.3f} | {r['flops_ratio']:.3f} | {r['saved_model_ratio']:.3f} | "
                      f"{r['latency_ratio_b1']:.3f} | {r['latency_ratio_b128']:.3f} | {r['reload_max_abs_diff']:.1e} |")
+    if args.reestimate_bn:
+        lines += ["", f"BN re-estimated: moving statistics recomputed on {args.reestimate_bn} training batches "
+                  "(forward passes only); the fine-tune starts from that model."]
     lines += ["", "Ratios are shrunken / dense (the trained model of the same run); latency per example, "
               f"median of {args.latency_repeats} alternating timings on a shared, loaded CPU.", ""]
     return "\n".join(lines)
 
 
-def latency_check(args):
-    """Latency of the freshly built model shrunk at ``args.latency_check`` vs the dense one.
+def resized(model, widths, name):
+    """``model`` built anew from its config with the given output widths (``{layer: filters /
+    units}``), freshly initialised: a reference architecture built without the pruning code."""
+    from tf_sfw._keras import keras
 
-    Latency does not depend on the weights' values, so no training is needed; with many
-    repeats this is a steadier figure than the per-fraction timings of the sweep.
+    config = model.get_config()
+    config["name"] = name
+    for item in config["layers"]:
+        cfg = item["config"]
+        if cfg["name"] in widths:
+            cfg["filters" if item["class_name"] == "Conv2D" else "units"] = int(widths[cfg["name"]])
+    return (keras.Sequential if isinstance(model, keras.Sequential) else keras.Model).from_config(config)
+
+
+def scaled_widths(model, fraction):
+    """Every Conv2D / Dense layer but the classifier (the model's output layer) keeps
+    ``max(1, round((1 - fraction) · width))`` of its filters / units, as if built by hand."""
+    from tf_sfw._keras import keras
+
+    out = {layer.name for layer in model.layers if any(t is layer.output for t in model.outputs)}
+    return {layer.name: max(1, int(round((1 - fraction) * (layer.filters if isinstance(layer, keras.layers.Conv2D) else layer.units))))
+            for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.name not in out}
+
+
+def widths_from_csv(path, run, fraction):
+    """The ``widths`` of the results.csv row of ``run`` at ``fraction`` (first seed)."""
+    for row in read_csv(path):
+        if row["run"] == run and abs(row["fraction"] - fraction) < 1e-9 and row.get("widths"):
+            return json.loads(row["widths"])
+    raise SystemExit(f"--widths-from {path}: no row of run {run} at fraction {fraction} with a `widths` column.")
+
+
+def latency_check(args):
+    """Latency at ``args.latency_check`` removed, against the dense model, of
+
+    * ``shrunk``: the freshly built model shrunk by the library (``structured_prune``,
+      ``--mode``);
+    * ``reference``: the same model built by hand with every hidden layer at ``1 - fraction``
+      of its width (:func:`scaled_widths`, :func:`resized`), not through the pruning code;
+    * ``from_csv`` (with ``--widths-from``): the architecture a trained run's sweep left
+      (e.g. ``--mode global``, whose widths depend on the trained weights).
+
+    Latency does not depend on the weights' values, so no training is needed; each
+    architecture is timed alternately with the dense model (``structured_metrics``), which
+    gives steadier figures than the per-fraction timings of the sweep.
     """
-    from tf_sfw.pruning.shrink import shrink_model, structured_metrics, structured_prune
+    from tf_sfw.pruning.shrink import kept_widths, shrink_model, structured_metrics, structured_prune
 
     model = build(args, args.seeds[0])
     dense = shrink_model(model, {}, name=f"{model.name}_dense")
-    shrunk = structured_prune(model, args.latency_check, mode=args.mode)
+    candidates = {"shrunk": structured_prune(model, args.latency_check, mode=args.mode),
+                  "reference": resized(model, scaled_widths(model, args.latency_check), f"{model.name}_reference")}
+    if args.widths_from:
+        widths = widths_from_csv(args.widths_from, args.widths_run, args.latency_check)
+        candidates["from_csv"] = resized(model, widths, f"{model.name}_from_csv")
     t0 = time.time()
     result = {"model": args.model, "width": args.width, "input_shape": list(input_shape(args)), "fraction": args.latency_check,
-              "mode": args.mode, "repeats": args.latency_repeats,
-              **structured_metrics(shrunk, dense, repeats=args.latency_repeats), "seconds": None}
+              "mode": args.mode, "repeats": args.latency_repeats, "widths_from": args.widths_from,
+              "widths_run": args.widths_run if args.widths_from else None, "dense_widths": kept_widths(dense)}
+    dense_sizes = {}
+    for key, candidate in candidates.items():
+        metrics = structured_metrics(candidate, dense, repeats=args.latency_repeats, dense_sizes=dense_sizes)
+        dense_sizes = {k: metrics[f"dense_{k}"] for k in ("params", "flops", "saved_model_bytes")}
+        metrics["widths"] = kept_widths(candidate)
+        result[key] = metrics
+    result.update(result["shrunk"])  # the library's shrunken model at top level (as before)
     result["seconds"] = time.time() - t0
     path = os.path.join(args.out, f"latency_check_{args.model}.json")
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
     print(json.dumps(result, indent=1))
+    print("latency ratio at batch 128 (per example, vs dense): "
+          + ", ".join(f"{k} {result[k]['latency_ratio_b128']:.3f} (FLOPs {result[k]['flops_ratio']:.3f})" for k in candidates))
     return result
+
+
+def nm_run(args, model, info, test_ds):
+    """Prune every kernel of a trained model to N:M without retraining; tfmot checks the result."""
+    import numpy as np
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
+
+    from tf_sfw.pruning.masks import strip
+    from tf_sfw.pruning.nm import prune_nm, tfmot_m_by_n
+    from tf_sfw.pruning.sweep import evaluate_classifier
+
+    n, m = args.nm
+    pruned = strip(prune_nm(model, n, m))
+    kernels = [layer.kernel for layer in pruned.layers if hasattr(layer, "kernel")]
+    verdicts = [bool(pruning_utils.is_pruned_m_by_n(k, m_by_n=tfmot_m_by_n(n, m))) for k in kernels]
+    _, accuracy = evaluate_classifier(pruned, test_ds)
+    zeros = sum(int(np.sum(k.numpy() == 0)) for k in kernels) / sum(int(np.prod(k.shape)) for k in kernels)
+    return {"dataset": args.dataset, "model": args.model, "run": info["run"], "seed": info["seed"], "n": n, "m": m,
+            "train_steps": info["train_steps"], "dense_accuracy": info["test_accuracy"], "nm_accuracy": accuracy,
+            "delta_points": 100 * (accuracy - info["test_accuracy"]), "kernel_zero_fraction": zeros,
+            "tfmot_accepts": all(verdicts), "tfmot_checked_kernels": len(verdicts)}
+
+
+def nm_summary(args, rows):
+    import numpy as np
+
+    from tf_sfw.pruning.nm import tfmot_m_by_n
+
+    n, m = args.nm
+    lines = ["# N:M pruning without retraining (generated by scripts/reproduce_structured.py --nm)", "",
+             "Command: `python " + " ".join(sys.argv) + "`", "",
+             f"Every kernel pruned to {n}:{m} ({n} largest magnitudes kept in every block of {m} consecutive weights "
+             "along the input axis; `tf_sfw.pruning.nm.prune_nm`), biases untouched, no retraining. `tfmot` = "
+             f"`is_pruned_m_by_n(kernel, m_by_n={tfmot_m_by_n(n, m)})` true for every kernel.", "",
+             "| run | seed | dense acc % | N:M acc % | Δ points | kernel zeros | tfmot accepts |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['run']} | {r['seed']} | {100 * r['dense_accuracy']:.2f} | {100 * r['nm_accuracy']:.2f} | "
+                     f"{r['delta_points']:+.2f} | {r['kernel_zero_fraction']:.3f} | {r['tfmot_accepts']} "
+                     f"({r['tfmot_checked_kernels']} kernels) |")
+    lines += ["", "| run | seeds | dense acc % (mean ± sd) | N:M acc % | Δ points (mean, worst) |", "|---|---|---|---|---|"]
+    for run in args.runs:
+        sel = [r for r in rows if r["run"] == run]
+        if sel:
+            d, a, delta = (np.array([r[k] for r in sel]) for k in ("dense_accuracy", "nm_accuracy", "delta_points"))
+            lines.append(f"| {run} | {len(sel)} | {100 * d.mean():.2f} ± {100 * d.std():.2f} | {100 * a.mean():.2f} ± "
+                         f"{100 * a.std():.2f} | {delta.mean():+.2f}, {delta.min():+.2f} |")
+    return "\n".join(lines + [""])
+
+
+def nm_main(args, log):
+    from tf_sfw import data as data_lib
+
+    rows = []
+    for seed in args.seeds:
+        train_arrays, (x_test, y_test) = load_data(args, seed)
+        test_ds = data_lib.make_eval_dataset(x_test, y_test, batch_size=256)
+        for run in args.runs:
+            model, info = train(args, run, seed, train_arrays, test_ds, log)
+            row = nm_run(args, model, info, test_ds)
+            log(f"    {run} seed {seed}: dense {100 * row['dense_accuracy']:.2f}% -> {args.nm[0]}:{args.nm[1]} "
+                f"{100 * row['nm_accuracy']:.2f}% ({row['delta_points']:+.2f}), tfmot accepts {row['tfmot_accepts']}")
+            rows.append(row)
+            with open(os.path.join(args.out, "nm_results.csv"), "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=NM_FIELDS)
+                writer.writeheader()
+                writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+    with open(os.path.join(args.out, "nm_summary.md"), "w") as f:
+        f.write(nm_summary(args, rows))
+    return rows
 
 
 def main(argv=None):
@@ -361,7 +558,7 @@ def main(argv=None):
                 args = argparse.Namespace(**{**vars(args), **json.load(f)["args"], "out": args.out})
         print("replotted:", plot(read_csv(os.path.join(args.out, "results.csv")), args.out, plot_title(args)))
         return 0
-    log_file = open(os.path.join(args.out, "log.txt"), "w")
+    log_file = open(os.path.join(args.out, "nm_log.txt" if args.nm else "log.txt"), "w")
 
     def log(message):
         print(message, flush=True)
@@ -372,6 +569,10 @@ def main(argv=None):
     rows, infos = [], []
     try:
         log("command: python " + " ".join(sys.argv))
+        if args.nm:
+            nm_main(args, log)
+            log(f"total wall time {time.time() - start:.0f}s")
+            return 0
         for seed in args.seeds:
             train_arrays, (x_test, y_test) = load_data(args, seed)
             test_ds = data_lib.make_eval_dataset(x_test, y_test, batch_size=256)

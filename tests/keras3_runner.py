@@ -65,6 +65,8 @@ WORKER = textwrap.dedent(
                 opt.apply([ops.convert_to_tensor(gw), ops.convert_to_tensor(gb)], [w, b])
             arrays[f"eager_{rescale}_w"] = ops.convert_to_numpy(w)
             arrays[f"eager_{rescale}_b"] = ops.convert_to_numpy(b)
+        if backend == "torch":  # no compiled step to check
+            continue
         w, b, opt = make(rescale)
         if backend == "jax":  # the JAX path of model.fit: stateless_apply under jax.jit
             import jax
@@ -145,7 +147,8 @@ WORKER = textwrap.dedent(
                               keras.layers.BatchNormalization(), keras.layers.Dense(3)])
     cons = k3.constraints_for_model(model, k3.KSparsePolytope(k_frac=0.05),
                                     {keras.layers.BatchNormalization: k3.Unconstrained(), "dense_1/bias": k3.LpBall(2.0)})
-    model.compile(k3.SFW(learning_rate=1.0, constraints=cons), "sparse_categorical_crossentropy", jit_compile=True)
+    model.compile(k3.SFW(learning_rate=1.0, constraints=cons, unconstrained_learning_rate=0.01), "sparse_categorical_crossentropy",
+              jit_compile=True)
     xs = rng.standard_normal((3200, 12)).astype("float32")
     ys = (xs[:, 0] + xs[:, 1] > 0).astype("int32") + (xs[:, 2] > 1).astype("int32")
     model.fit(xs, ys, batch_size=32, epochs=1, shuffle=False, verbose=0)
@@ -177,6 +180,9 @@ WORKER = textwrap.dedent(
     % {"consts": repr((SHAPE, K, RADIUS, LR, MU, ULR))}
 )
 
+#: Models built by both Keras flavours: ``(name, input shape, builder kwargs)``.
+MODEL_CASES = (("mnist_cnn", (28, 28, 1), {}), ("simple_cnn", (32, 32, 3), {}), ("resnet18", (32, 32, 1), {"width": 0.25}))
+
 IMPORT_CHECK = textwrap.dedent(
     """
     import sys
@@ -188,12 +194,15 @@ IMPORT_CHECK = textwrap.dedent(
 )
 
 
-#: Backends whose packages are installed (the JAX checks skip without ``jax``).
+#: Backends whose packages are installed (the JAX checks skip without ``jax``, the PyTorch
+#: ones without ``torch``; the test extra does not install torch).
 BACKENDS = tuple(b for b in ("jax", "tensorflow") if importlib.util.find_spec(b) is not None)
+OPTIONAL_BACKENDS = tuple(b for b in ("torch",) if importlib.util.find_spec(b) is not None)
 
 
-def _start(code, backend, *args):
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
+def _start(code, backend, *args, **env_extra):
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu",
+               **env_extra)
     return subprocess.Popen(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
@@ -210,10 +219,25 @@ def _finish(proc, timeout=300):
     return stdout
 
 
+#: Worker results of this test session, by fixture: each test module that imports a fixture
+#: from here gets its own copy of it, so the fixtures memoize here to run every worker once.
+_SESSION_RESULTS = {}
+
+
+def _once(key, compute):
+    if key not in _SESSION_RESULTS:
+        _SESSION_RESULTS[key] = compute()
+    return _SESSION_RESULTS[key]
+
+
 @pytest.fixture(scope="session")
 def keras3_runs(tmp_path_factory):
-    """Starts the two backend workers and the import check at once (they run in parallel)."""
-    outs = {b: str(tmp_path_factory.mktemp(f"k3_{b}") / "out.npz") for b in BACKENDS}
+    """Starts the backend workers and the import check at once (they run in parallel)."""
+    return _once("runs", lambda: _keras3_runs(tmp_path_factory))
+
+
+def _keras3_runs(tmp_path_factory):
+    outs = {b: str(tmp_path_factory.mktemp(f"k3_{b}") / "out.npz") for b in BACKENDS + OPTIONAL_BACKENDS}
     procs = {b: _start(WORKER, b, out) for b, out in outs.items()}
     if "jax" in BACKENDS:
         procs["import"] = _start(IMPORT_CHECK, "jax")
@@ -228,10 +252,10 @@ def keras3_runs(tmp_path_factory):
     return outs, results
 
 
-@pytest.fixture(scope="session", params=["jax", "tensorflow"])
+@pytest.fixture(scope="session", params=["jax", "tensorflow", "torch"])
 def keras3_worker(request, keras3_runs):
     """``(arrays, report)`` of one backend's worker."""
-    if request.param not in BACKENDS:
+    if request.param not in BACKENDS + OPTIONAL_BACKENDS:
         pytest.skip(f"{request.param} is not installed")
     out = keras3_runs[0][request.param]
     with open(out + ".json") as f:
@@ -240,3 +264,214 @@ def keras3_worker(request, keras3_runs):
     return np.load(out), report
 
 
+
+
+# ----------------------------------------------------------------------------------------
+# The Keras 3 commands, training helpers and data-parallel SFW: one worker per backend
+# (`tests/test_cli_keras3.py`, `tests/test_keras3_training.py`, `tests/test_keras3_distribution.py`).
+
+APPS_WORKER = textwrap.dedent(
+    r'''
+    import contextlib, io, json, os, sys
+    MODEL_CASES = %(model_cases)s
+    backend, out, tmp, data_dir = os.environ["KERAS_BACKEND"], sys.argv[1], sys.argv[2], sys.argv[3]
+    if backend == "tensorflow":  # two logical CPUs for MirroredStrategy, before TensorFlow starts
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import numpy as np
+    from tf_sfw.cli.main import main
+
+    report = {"backend": backend}
+    arrays = {}
+
+    def cli(*argv):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(list(argv))
+        return code, err.getvalue()
+
+    # Flag errors: refused before any training, one line naming the flag and `--keras 3`.
+    run = os.path.join(tmp, "run")
+    base = ["train", "--keras", "3", "--backend", backend, "--out", os.path.join(tmp, "refused")]
+    report["errors"] = {
+        "resume": cli(*base, "--resume"),
+        "sfw_init": cli(*base, "--sfw-init"),
+        "schedule_paper": cli(*base, "--schedule", "paper"),
+        "constraint_nm": cli(*base, "--constraint", "nm"),
+        "model_vgg16": cli(*base, "--model", "vgg16"),
+        "backend_without_keras3": cli("train", "--backend", backend, "--out", os.path.join(tmp, "refused")),
+    }
+    report["refused_left_nothing"] = not os.path.exists(os.path.join(tmp, "refused"))
+
+    # train -> prune (fine-tune with the mask held) -> sweep of the export -> reload.
+    report["train"] = cli("train", "--keras", "3", "--backend", backend, "--epochs", "1", "--subset", "256",
+                          "--batch-size", "64", "--data-dir", data_dir, "--verbose", "0", "--out", run)
+    report["train_files"] = sorted(os.listdir(run))
+    with open(os.path.join(run, "metrics.json")) as f:
+        report["train_metrics"] = json.load(f)
+    with open(os.path.join(run, "config.json")) as f:
+        report["train_config"] = json.load(f)
+    pruned = os.path.join(tmp, "pruned")
+    report["prune"] = cli("prune", "--keras", "3", "--backend", backend, "--model", os.path.join(run, "model.keras"),
+                          "--sparsity", "0.5", "--retrain-epochs", "1", "--train-examples", "256",
+                          "--eval-examples", "300", "--data-dir", data_dir, "--out", pruned)
+    with open(os.path.join(pruned, "metrics.json")) as f:
+        report["prune_metrics"] = json.load(f)
+    report["export_files"] = sorted(os.listdir(os.path.join(pruned, "saved_model")))
+    report["sweep"] = cli("sweep", "--keras", "3", "--backend", backend, "--model", os.path.join(pruned, "saved_model"),
+                          "--sparsities", "0,0.5,0.8", "--eval-examples", "300", "--data-dir", data_dir,
+                          "--out", os.path.join(tmp, "sweep"))
+    with open(os.path.join(tmp, "sweep", "metrics.json")) as f:
+        report["sweep_metrics"] = json.load(f)
+    report["tensorflow_imported_by_commands"] = "tensorflow" in sys.modules
+
+    import keras
+    from tf_sfw.keras3 import pruning
+    from tf_sfw.data import load_arrays
+
+    reloaded = pruning.load_keras_model(os.path.join(pruned, "saved_model"))
+    for layer in ("conv2d", "conv2d_1", "dense"):
+        arrays[f"pruned_{layer}"] = keras.ops.convert_to_numpy(reloaded.get_layer(layer).kernel)
+    (_, _), (x_test, y_test) = load_arrays("mnist", data_dir=data_dir)
+    arrays["probs"] = reloaded.predict(x_test[:300].astype("float32") / 255.0, verbose=0)
+    arrays["labels"] = y_test[:300]
+    trained = pruning.load_keras_model(os.path.join(run, "model.keras"), compile=True)
+    report["trained_optimizer"] = type(trained.optimizer).__name__
+
+    # Training helpers: the seeded batches, the recipe schedule, the reference bias norms.
+    from tf_sfw.keras3 import recipe, training
+    from tf_sfw.training.config import TrainConfig
+
+    xs = np.arange(10, dtype="uint8").reshape(10, 1, 1, 1)
+    batches = training.SeededBatches(xs, np.arange(10), batch_size=4, seed=7)
+    epochs = []
+    for _ in range(2):
+        epochs.append([batches[i][1].tolist() for i in range(len(batches))])
+        batches.on_epoch_end()
+    report["batches"] = epochs
+    report["batch_x"] = batches[0][0].ravel().tolist()
+    steps = np.arange(0, 200)
+    schedule = training.learning_rate_schedule(0.5, TrainConfig(epochs=4, milestones_frac=(0.5, 0.75), warmup=0.1), 200)
+    arrays["schedule"] = np.array([float(keras.ops.convert_to_numpy(schedule(s))) for s in steps])
+    epochs_schedule = training.learning_rate_schedule(1.0, TrainConfig(epochs=4, milestones=(3,), warmup=0.0), 200)
+    arrays["schedule_epochs"] = np.array([float(keras.ops.convert_to_numpy(epochs_schedule(s))) for s in steps])
+    report["schedule_config"] = keras.optimizers.schedules.serialize(schedule)
+    report["constant"] = training.learning_rate_schedule(0.3, TrainConfig(schedule="constant"), 200)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="d1"), keras.layers.Dense(3, name="d2")], name="m")
+    report["bias_norms"] = recipe.reference_bias_norms(model)
+    opt, cons, lr = recipe.sfw_recipe(model, epochs=2, steps_per_epoch=10, constrain="kernels")
+    report["recipe_constraints"] = {path: type(c).__name__ for path, c in cons.items()}
+    report["recipe_lr_type"] = type(lr).__name__
+    report["unsupported"] = training.unsupported_settings(
+        TrainConfig(model="vgg16", schedule="paper", weight_decay=0.1, augment=True), resume=True)
+
+    # The Keras 3 builders: layer names, kinds and weight shapes (compared with tf_keras in test_models.py).
+    from tf_sfw.keras3 import models as k3_models
+
+    report["models"] = {}
+    for name, shape, kwargs in MODEL_CASES:
+        built = k3_models.build_model(name, shape, 10, **kwargs)
+        report["models"][name] = {"name": built.name, "params": int(built.count_params()), "layers": [
+            [layer.name, type(layer).__name__, [list(w.shape) for w in layer.weights]] for layer in built.layers]}
+
+    # scripts/bench_optimizer.py --keras 3 on this backend (the MNIST CNN's 6 variables: quick).
+    if backend == "jax":
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("bench_optimizer", os.path.join("scripts", "bench_optimizer.py"))
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        bench_json = os.path.join(tmp, "bench.json")
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            report["bench_code"] = bench.main(["--keras", "3", "--backend", backend, "--repeats", "2", "--warmup", "2",
+                                               "--keras3-model", "mnist_cnn", "--json", bench_json])
+        report["bench_printed"] = printed.getvalue()
+        with open(bench_json) as f:
+            report["bench"] = json.load(f)
+
+    # SFW in model.fit under data parallelism (2 devices) against one device.
+    import tf_sfw.keras3 as k3
+
+    def fit(distribution=None):
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((256, 12)).astype("float32")
+        y = (x[:, 0] + x[:, 1] > 0).astype("int32")
+        scope = contextlib.nullcontext() if backend != "tensorflow" or distribution is None else distribution.scope()
+        if backend == "jax":
+            keras.distribution.set_distribution(distribution)
+        with scope:
+            training.set_random_seed(1)
+            model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(2)])
+            cons = k3.constraints_for_model(model, k3.KSparsePolytope(k=5, k_frac=0.1))
+            model.compile(k3.SFW(learning_rate=0.5, constraints=cons),
+                          keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, batch_size=64, epochs=2, shuffle=False, verbose=0)
+        if backend == "jax":
+            keras.distribution.set_distribution(None)
+        return model
+
+    if backend in ("tensorflow", "jax"):
+        if backend == "tensorflow":
+            distribution = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+            report["replicas"] = distribution.num_replicas_in_sync
+        else:
+            import jax
+            distribution = keras.distribution.DataParallel(devices=jax.devices())
+            report["replicas"] = len(jax.devices())
+        single, parallel = fit(), fit(distribution)
+        for i, (a, b) in enumerate(zip(single.trainable_variables, parallel.trainable_variables)):
+            arrays[f"single_{i}"] = keras.ops.convert_to_numpy(a)
+            arrays[f"parallel_{i}"] = keras.ops.convert_to_numpy(b)
+        report["iterations"] = [int(keras.ops.convert_to_numpy(m.optimizer.iterations)) for m in (single, parallel)]
+        if backend == "jax":
+            report["sharding"] = str(parallel.trainable_variables[0].value.sharding)
+    np.savez(out, **arrays)
+    with open(out + ".json", "w") as f:
+        json.dump(report, f)
+    '''
+    % {"model_cases": repr(MODEL_CASES)}
+)
+
+#: Backends of the command/training workers: TensorFlow and JAX, and PyTorch where installed.
+APP_BACKENDS = BACKENDS + OPTIONAL_BACKENDS
+
+
+@pytest.fixture(scope="session")
+def keras3_apps(tmp_path_factory):
+    """Runs `APPS_WORKER` once per installed backend (in parallel); ``{backend: (arrays, report)}``."""
+    return _once("apps", lambda: _keras3_apps(tmp_path_factory))
+
+
+def _keras3_apps(tmp_path_factory):
+    from conftest import SHARED_DATA_DIR
+
+    if not os.path.exists(os.path.join(SHARED_DATA_DIR, "datasets", "mnist.npz")) and not os.path.exists(
+            os.path.join(SHARED_DATA_DIR, "mnist.npz")):
+        pytest.skip(f"real MNIST not found in {SHARED_DATA_DIR}")
+    procs, outs = {}, {}
+    for backend in APP_BACKENDS:
+        tmp = tmp_path_factory.mktemp(f"k3apps_{backend}")
+        outs[backend] = str(tmp / "out.npz")
+        env_extra = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"} if backend == "jax" else {}
+        procs[backend] = _start(APPS_WORKER, backend, outs[backend], str(tmp), SHARED_DATA_DIR, **env_extra)
+    results = {}
+    try:
+        for backend, proc in procs.items():
+            _finish(proc)
+            with open(outs[backend] + ".json") as f:
+                results[backend] = (np.load(outs[backend]), json.load(f))
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+    return results
+
+
+@pytest.fixture(scope="session", params=["jax", "tensorflow", "torch"])
+def keras3_app(request, keras3_apps):
+    """``(arrays, report)`` of one backend's command/training worker."""
+    if request.param not in keras3_apps:
+        pytest.skip(f"{request.param} is not installed")
+    arrays, report = keras3_apps[request.param]
+    assert report["backend"] == request.param
+    return arrays, report

@@ -32,7 +32,13 @@ def test_defaults_are_the_paper_setting():
     config = cli_train.config_from_args(_parse("--out", "x"))
     assert config == TrainConfig(data_dir=None)
     assert (config.learning_rate, config.momentum, config.k, config.k_frac, config.value) == (1.0, 0.9, 10, 0.05, 15.0)
-    assert config.milestones is None and config.milestones_frac == (1 / 3, 2 / 3)  # epochs 61 and 121 of 180
+    # the recipe's schedule: warm-up, then decay at 60% and 85% of the steps (tf_sfw.recipe_math.DEFAULTS)
+    from tf_sfw.recipe_math import DEFAULTS
+
+    assert config.schedule == "recipe" and config.milestones is None and config.milestones_frac == DEFAULTS["milestones"]
+    assert (config.warmup, config.constrain) == (DEFAULTS["warmup"], DEFAULTS["constrain"])
+    paper = cli_train.config_from_args(_parse("--out", "x", "--schedule", "paper"))
+    assert paper.milestones_frac == (1 / 3, 2 / 3)  # the paper's epochs 61 and 121 of 180
     assert config.batch_size == 128 and config.test_batch_size == 100
 
 

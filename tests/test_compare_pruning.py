@@ -74,19 +74,34 @@ def test_every_method_runs_and_respects_the_budget(script, data_dir, tmp_path):
 def test_validation_mode_evaluates_on_held_out_training_images(script, data_dir, tmp_path):
     out = tmp_path / "val"
     script.main(["--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "40", "--seeds", "0",
-                 "--sparsities", "0", "90", "--methods", "sfw", "--validation", "40", "--schedule", "cosine",
-                 "--tau", "30", "--out", str(out)])
+                 "--sparsities", "0", "90", "--methods", "sfw", "sfw+ft", "--validation", "40", "--schedule", "cosine",
+                 "--tau", "30", "--constrain", "kernels", "--unconstrained-lr", "0.5", "--ft-lr", "0.01", "0.03",
+                 "--out", str(out)])
     rows = _read(out / "results.csv")
+    assert [r["method"] for r in rows] == ["sfw", "sfw", "sfw+ft@0.01", "sfw+ft@0.03"]  # one row per fine-tune lr
+    assert '"constrain":"kernels"' in rows[0]["config"] and '"unconstrained_lr":0.5' in rows[0]["config"]
+    rows = [r for r in rows if r["method"] == "sfw"]
     assert {r["eval_split"] for r in rows} == {"validation_last_40"}
     assert {int(r["train_steps"]) for r in rows} == {5}  # 200 examples / batch 40
     assert '"tau":30.0' in rows[0]["config"] and '"schedule":"cosine"' in rows[0]["config"]
     assert not list(out.glob("*.png"))  # rows of different configurations are not pooled in a plot
     summary = script.main(["--summarize-tuning", str(out / "results.csv"), str(tmp_path / "tuning.csv")])
     lines = _read(summary)
-    assert [(r["method"], r["seeds"]) for r in lines] == [("sfw", "0")]
+    assert [(r["method"], r["seeds"]) for r in lines] == [("sfw", "0"), ("sfw+ft@0.01", "0"), ("sfw+ft@0.03", "0")]
     assert set(lines[0]) >= {"acc_0", "acc_90", "note", "config"}
     assert float(lines[0]["acc_90"]) == pytest.approx(
         100 * float(next(r["test_accuracy"] for r in rows if float(r["target_sparsity"]) == 0.9)), abs=0.006)
+    table = script.main(["--markdown", str(out / "results.csv")])
+    sfw_line = next(line for line in table.splitlines() if line.startswith("| sfw |"))
+    assert sfw_line == "| sfw | " + " | ".join(f"{100 * float(r['test_accuracy']):.2f}" for r in rows) + " |"
+    # Rows of a method can be reused from an earlier CSV instead of trained again.
+    again = tmp_path / "again"
+    script.main(["--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "40", "--seeds", "0",
+                 "--sparsities", "0", "--methods", "sgd", "--validation", "40", "--out", str(again),
+                 "--reuse-from", str(out / "results.csv"), "--reuse-methods", "sfw"])
+    reused = _read(again / "results.csv")
+    assert [r["method"] for r in reused] == ["sfw", "sfw", "sgd"]
+    assert reused[:2] == rows  # copied verbatim, config column included
 
 
 def test_arguments_are_validated(script):

@@ -61,18 +61,33 @@ def test_demo_optimizers_come_from_the_training_builders(monkeypatch):
     seen = []
     real = training.build_optimizer
 
-    def spy(model, config):
-        seen.append(dict(config))
-        return real(model, config)
+    def spy(model, config, total_steps=None):
+        seen.append((dict(config), total_steps))
+        return real(model, config, total_steps=total_steps)
 
     monkeypatch.setattr(training, "build_optimizer", spy)
-    args = argparse.Namespace(seed=0, sgd_lr=0.05, batch_size=4, epochs=1, verbose=0)
+    args = argparse.Namespace(seed=0, sgd_lr=0.05, batch_size=4, epochs=3, verbose=0)
     x, y = np.zeros((8, 28, 28, 1), np.uint8), np.arange(8) % 10
     models = {name: demo._train(name, x, y, args)[0] for name in ("sgd", "sfw")}
-    assert [c["optimizer"] for c in seen] == ["sgd", "sfw"]
-    assert seen[0]["learning_rate"] == 0.05 and seen[1]["learning_rate"] == 1.0 and seen[1]["rescale"] == "gradient"
+    configs = [c for c, _ in seen]
+    assert [c["optimizer"] for c in configs] == ["sgd", "sfw"]
+    assert [t for _, t in seen] == [6, 6]  # 3 epochs x 2 steps: the schedules span the run
+    assert configs[0]["learning_rate"] == 0.05 and configs[1]["learning_rate"] == 1.0
+    assert configs[1]["rescale"] == "gradient"
     assert type(models["sfw"].optimizer).__name__ == "SFW"
     assert models["sgd"].optimizer.get_config()["momentum"] == 0.9
+    # Both train on the recipe's schedule (same shape), SFW with the recipe's defaults.
+    from tf_sfw.recipe import RecipeSchedule
+    from tf_sfw.recipe_math import DEFAULTS
+
+    schedules = {name: model.optimizer._learning_rate for name, model in models.items()}
+    assert all(isinstance(s, RecipeSchedule) for s in schedules.values())
+    assert schedules["sfw"].get_config() == dict(schedules["sgd"].get_config(), learning_rate=1.0)
+    assert schedules["sfw"].milestones == tuple(DEFAULTS["milestones"])
+    assert schedules["sfw"].warmup == DEFAULTS["warmup"]
+    for key in ("k", "k_frac", "momentum", "rescale", "constrain", "unconstrained_learning_rate"):
+        assert configs[1][key] == DEFAULTS[key]
+    assert configs[1]["value"] == DEFAULTS["tau"] and configs[1]["constraint"] == DEFAULTS["ball"]
 
 
 def test_format_table():

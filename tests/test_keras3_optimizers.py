@@ -80,7 +80,8 @@ def test_keras3_save_reload_continue_identical(keras3_worker):
     assert report["reloaded_optimizer"] == "SFW"
     assert report["reloaded_iterations"] == 100
     assert report["reload_weight_diff"] == 0.0
-    assert report["continue_weight_diff"] == 0.0
+    # Bit for bit on TensorFlow and JAX; PyTorch's multi-threaded CPU kernels may round differently.
+    assert report["continue_weight_diff"] <= (1e-6 if report["backend"] == "torch" else 0.0)
 
 
 def test_keras3_import_under_jax_leaves_tensorflow_out(keras3_runs):

@@ -169,3 +169,20 @@ def test_sfw_train_step(name, shape, classes, batch, steps):
     assert int(model.optimizer.iterations.numpy()) == steps
     assert all(np.isfinite(w).all() for w in after)
     assert any(not np.array_equal(b, a) for b, a in zip(before, after))
+
+
+# ----------------------------------------------------------------------------------------
+# One layer graph for both Keras flavours (tf_sfw.models.graphs): the Keras 3 builders of
+# tf_sfw.keras3.models, run in the worker of tests/keras3_runner.py, match the tf_keras ones.
+
+from keras3_runner import MODEL_CASES, keras3_app, keras3_apps  # noqa: E402,F401  (fixtures)
+
+
+@pytest.mark.parametrize("name,shape,kwargs", MODEL_CASES, ids=[case[0] for case in MODEL_CASES])
+def test_keras3_builders_have_the_tf_keras_layers(keras3_app, name, shape, kwargs):
+    _, report = keras3_app
+    model = build_model(name, shape, 10, **kwargs)
+    expected = [[layer.name, type(layer).__name__, [list(w.shape) for w in layer.weights]] for layer in model.layers]
+    built = report["models"][name]
+    assert built["layers"] == expected
+    assert built["name"] == model.name and built["params"] == model.count_params()

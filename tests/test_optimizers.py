@@ -396,7 +396,10 @@ def mobilenet_block(seed=0):
 
 def test_unconstrained_variables_take_their_own_learning_rate_not_sfws():
     """BatchNorm and depthwise kernels unconstrained, SFW at the paper's lr 1.0: the
-    unconstrained variables move by SGD at ``unconstrained_learning_rate`` (default 0.01)."""
+    unconstrained variables move by SGD at ``unconstrained_learning_rate`` (default: the recipe's)."""
+    from tf_sfw.recipe_math import DEFAULTS
+
+    ulr = DEFAULTS["unconstrained_learning_rate"]
     model = mobilenet_block()
     cons = tf_sfw.constraints_for_model(
         model,
@@ -404,7 +407,7 @@ def test_unconstrained_variables_take_their_own_learning_rate_not_sfws():
         overrides={keras.layers.BatchNormalization: tf_sfw.Unconstrained(), keras.layers.DepthwiseConv2D: tf_sfw.Unconstrained()},
     )
     opt = tf_sfw.SFW(learning_rate=1.0, constraints=cons)
-    assert opt.get_config()["unconstrained_learning_rate"] == 0.01
+    assert opt.get_config()["unconstrained_learning_rate"] == ulr == 0.5
     x = RNG.random((16, 8, 8, 1)).astype(np.float32)
     y = RNG.integers(0, 3, 16)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -417,8 +420,8 @@ def test_unconstrained_variables_take_their_own_learning_rate_not_sfws():
     unconstrained = [not c.is_constrained for c in cons.for_variables(variables)]
     assert sum(unconstrained) == 5  # dw kernel, bn1 and bn2 gamma/beta
     for v, g, b, free in zip(variables, grads, before, unconstrained):
-        if free:  # first step: m = g, so the step is exactly -0.01 g
-            np.testing.assert_allclose(v.numpy() - b, -0.01 * g.numpy(), rtol=1e-3, atol=2e-7)  # float32 rounding
+        if free:  # first step: m = g, so the step is exactly -ulr g
+            np.testing.assert_allclose(v.numpy() - b, -ulr * g.numpy(), rtol=1e-3, atol=2e-7)  # float32 rounding
 
 
 def test_bn_and_depthwise_unconstrained_train_without_nan():

@@ -11,6 +11,7 @@ from tf_sfw.pruning.export import export_model, load_exported, predict_exported
 from tf_sfw.pruning.magnitude import magnitude_masks
 from tf_sfw.pruning.masks import apply_masks, strip
 from tf_sfw.pruning.structured import ChannelGraph, filter_scores, structured_plan
+from tf_sfw.pruning.sweep import evaluate_classifier
 from tf_sfw.pruning.shrink import (
     model_flops,
     shrink_model,
@@ -270,7 +271,7 @@ def test_shrunken_savedmodel_reloads_with_identical_predictions(tmp_path):
     np.testing.assert_allclose(predict_exported(loaded, x), new(x, training=False).numpy(), rtol=1e-6, atol=1e-7)
 
 
-def test_structured_metrics_against_the_dense_model():
+def test_structured_metrics_against_the_dense_model(monkeypatch):
     model = mnist_cnn()
     new = structured_prune(model, 0.5, mode="layerwise")
     metrics = structured_metrics(new, model, batch_sizes=(1, 4), repeats=2, warmup=1)
@@ -282,6 +283,16 @@ def test_structured_metrics_against_the_dense_model():
     for b in (1, 4):
         assert metrics[f"latency_b{b}_s"] > 0
         assert metrics[f"latency_ratio_b{b}"] == pytest.approx(metrics[f"latency_b{b}_s"] / metrics[f"dense_latency_b{b}_s"])
+    # Dense sizes measured before are reused: only the shrunken model is exported again.
+    exported = []
+    monkeypatch.setattr(shrink_module, "saved_model_size", lambda m: exported.append(m) or 1000)
+    known = {key: metrics[f"dense_{key}"] for key in ("params", "flops", "saved_model_bytes")}
+    again = structured_metrics(new, model, batch_sizes=(1,), repeats=1, warmup=1, dense_sizes=known)
+    assert exported == [new]
+    assert again["saved_model_ratio"] == pytest.approx(1000 / metrics["dense_saved_model_bytes"])
+    assert again["flops_ratio"] == metrics["flops_ratio"] and again["dense_params"] == model.count_params()
+    with pytest.raises(ValueError, match="dense_sizes"):
+        structured_metrics(new, model, dense_sizes=[1, 2])
 
 
 def test_saved_model_size_ignores_optimizer_state():
@@ -293,3 +304,65 @@ def test_saved_model_size_ignores_optimizer_state():
     model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
     model.fit(np.ones((8, 16), np.float32), np.zeros((8, 4), np.float32), epochs=1, verbose=0)
     assert shrink_module.saved_model_size(model) == pytest.approx(plain, rel=0.02)
+
+
+def _calibration(model, n=16, batch=8, seed=1):
+    x = _x(model, n=n, seed=seed) * 3.0 + 0.5  # far from the randomised moving statistics
+    return tf.data.Dataset.from_tensor_slices((x, np.arange(n) % 3)).batch(batch)
+
+
+def _bn_state(model):
+    return {
+        layer.name: [w.numpy().copy() for w in (layer.moving_mean, layer.moving_variance)]
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5])
+def test_prune_with_batchnorm_reestimation_changes_only_moving_statistics(fraction):
+    model = residual(seed=5, batchnorm=True)
+    _randomise_batchnorm(model, 5)
+    data = _calibration(model, n=8)  # one batch: the moving mean becomes that batch's mean
+    plain = structured_prune(model, fraction, mode="layerwise")
+    tuned = structured_prune(model, fraction, mode="layerwise", reestimate_bn=data)
+    for a, b in zip(plain.trainable_weights, tuned.trainable_weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    before, after = _bn_state(plain), _bn_state(tuned)
+    assert set(before) == set(after) and before
+    for name in before:
+        for old, new in zip(before[name], after[name]):
+            assert old.shape == new.shape and not np.allclose(old, new)
+    # numpy reference for the first BatchNorm: the mean over the batch and pixels of its input.
+    x = next(iter(data))[0]
+    stem_out = keras.Model(tuned.inputs, tuned.get_layer("stem_bn").input)(x).numpy()
+    np.testing.assert_allclose(after["stem_bn"][0], stem_out.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+
+
+def test_sweep_records_accuracy_with_and_without_batchnorm_reestimation():
+    model = residual(seed=6, batchnorm=True)
+    _randomise_batchnorm(model, 6)
+    x, y = _x(model, n=24, seed=2), np.arange(24) % 3
+    data = _calibration(model)
+    seen = []
+    rows = structured_sweep(model, [0.0, 0.5], mode="layerwise", data=(x, y), reestimate_bn=data, bn_batches=1,
+                            evaluate=lambda m: seen.append(_bn_state(m)) or {})
+    for row, state in zip(rows, seen):
+        plain = structured_prune(model, row["fraction"], mode="layerwise")
+        tuned = structured_prune(model, row["fraction"], mode="layerwise", reestimate_bn=data, bn_batches=1)
+        assert row["bn_batches"] == 1
+        assert (row["loss"], row["accuracy"]) == pytest.approx(evaluate_classifier(plain, (x, y)))
+        assert (row["bn_loss"], row["bn_accuracy"]) == pytest.approx(evaluate_classifier(tuned, (x, y)))
+        assert row["bn_loss"] != pytest.approx(row["loss"])
+        for name, values in _bn_state(tuned).items():  # `evaluate` sees the re-estimated model
+            for expected, got in zip(values, state[name]):
+                np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert rows[1]["widths"]["stem"] == 2 and rows[0]["widths"]["stem"] == 4 and rows[1]["widths"]["head"] == 3
+
+
+def test_sweep_without_batchnorm_layers_skips_reestimation():
+    model = sequential_cnn(seed=1)
+    x, y = _x(model, n=6), np.arange(6) % 3
+    rows = structured_sweep(model, [0.5], mode="layerwise", data=(x, y), reestimate_bn=[x])
+    assert rows[0]["bn_batches"] == 0 and "bn_accuracy" not in rows[0]
+    assert rows[0]["widths"] == {"c1": 2, "c2": 2, "head": 3}

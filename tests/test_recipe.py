@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tf_sfw
 from tf_sfw._keras import keras
@@ -57,7 +58,8 @@ def test_lr_schedule_validates_arguments(kwargs, match):
 def test_sfw_recipe_returns_optimizer_constraints_and_schedule(ball, cls):
     model = _model()
     optimizer, constraints, schedule = sfw_recipe(
-        model, epochs=2, steps_per_epoch=10, tau=20.0, k_frac=0.1, ball=ball, warmup=0.0, bias_norm="pytorch"
+        model, epochs=2, steps_per_epoch=10, tau=20.0, k_frac=0.1, ball=ball, warmup=0.0, bias_norm="pytorch",
+        constrain="all",
     )
     assert isinstance(optimizer, tf_sfw.SFW)
     assert optimizer.constraints is constraints
@@ -78,12 +80,21 @@ def test_sfw_recipe_returns_optimizer_constraints_and_schedule(ball, cls):
     assert reference_bias_norms(model)[bias.name] == pytest.approx(norm)
 
 
-def test_sfw_recipe_defaults_warm_up_and_size_biases_from_a_unit_norm():
+def test_sfw_recipe_defaults_warm_up_and_constrain_kernels_in_k_support_balls():
     model = _model()
-    _, constraints, schedule = sfw_recipe(model, epochs=5, steps_per_epoch=20)
+    optimizer, constraints, schedule = sfw_recipe(model, epochs=5, steps_per_epoch=20)
     np.testing.assert_allclose(float(schedule(0)), 1.0 / 2)  # warm-up over floor(0.02 * 100) = 2 steps
     np.testing.assert_allclose(float(schedule(1)), 1.0)
     np.testing.assert_allclose(float(schedule(60)), 0.1)
+    np.testing.assert_allclose(float(optimizer.unconstrained_learning_rate(60)), 0.05)  # 0.5, same shape
+    for layer in ("conv", "dense"):
+        assert isinstance(constraints.for_variable(model.get_layer(layer).kernel), tf_sfw.KSupportNormBall)
+        assert not constraints.for_variable(model.get_layer(layer).bias).is_constrained
+
+
+def test_sfw_recipe_sizes_constrained_biases_from_a_unit_norm():
+    model = _model()
+    _, constraints, _ = sfw_recipe(model, epochs=5, steps_per_epoch=20, constrain="all", ball="k_sparse")
     bias = model.get_layer("dense").bias
     k = constraints.for_variable(bias).k_for(3)
     np.testing.assert_allclose(constraints.for_variable(bias).radius(3), 15.0 * 1.0 / math.sqrt(k), rtol=1e-6)
@@ -126,3 +137,67 @@ def test_warmup_ramps_linearly_then_follows_the_schedule(schedule):
     np.testing.assert_allclose(float(restored(3)), float(warm(3)), rtol=1e-6)
     with pytest.raises(ValueError, match="warmup"):
         lr_schedule(0.8, 100, schedule, warmup=1.0)
+
+
+def test_sfw_recipe_kernels_only_leaves_biases_to_sgd_on_the_same_schedule_shape():
+    model = _model()
+    optimizer, constraints, schedule = sfw_recipe(
+        model, epochs=5, steps_per_epoch=20, constrain="kernels", unconstrained_learning_rate=0.5
+    )
+    for layer in ("conv", "dense"):
+        assert constraints.for_variable(model.get_layer(layer).kernel).is_constrained
+        assert not constraints.for_variable(model.get_layer(layer).bias).is_constrained
+    ulr = optimizer.unconstrained_learning_rate
+    for step in (0, 1, 59, 60, 84, 85, 99):
+        np.testing.assert_allclose(float(ulr(step)), 0.5 * float(schedule(step)), rtol=1e-6)
+    # one step: the kernel stays in its set, the bias moves by -ulr_0 * g (m_0 = g)
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(8, 6, 6, 2)).astype("float32"), rng.integers(0, 3, 8)
+    bias = model.get_layer("dense").bias
+    with tf.GradientTape() as tape:
+        loss = keras.losses.sparse_categorical_crossentropy(y, model(x))
+        loss = tf.reduce_mean(loss)
+    grads = tape.gradient(loss, model.trainable_variables)
+    before = bias.numpy().copy()
+    grad_bias = dict(zip([v.name for v in model.trainable_variables], grads))[bias.name].numpy()
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    np.testing.assert_allclose(bias.numpy(), before - 0.5 * 0.5 * grad_bias, rtol=1e-5, atol=1e-7)
+
+
+def test_sfw_recipe_validates_new_arguments():
+    with pytest.raises(ValueError, match="constrain"):
+        sfw_recipe(_model(), 1, 1, constrain="biases")
+    with pytest.raises(ValueError, match="unconstrained_learning_rate"):
+        sfw_recipe(_model(), 1, 1, unconstrained_learning_rate=0.0)
+
+
+@pytest.mark.parametrize("constrain", ["all", "kernels"])
+def test_train_config_recipe_builds_what_sfw_recipe_builds(constrain):
+    """`tf-sfw train`'s default (TrainConfig schedule "recipe") is sfw_recipe's optimizer."""
+    from tf_sfw.training import TrainConfig, build_optimizer
+
+    model = _model()
+    _, expected_constraints, expected = sfw_recipe(model, epochs=4, steps_per_epoch=25, constrain=constrain)
+    config = TrainConfig(constrain=constrain, epochs=4)
+    optimizer = build_optimizer(model, config, total_steps=100)
+    expected_ulr = sfw_recipe(model, epochs=4, steps_per_epoch=25, constrain=constrain)[0].unconstrained_learning_rate
+    for step in (0, 1, 2, 59, 60, 84, 85, 99):
+        np.testing.assert_allclose(float(optimizer._learning_rate(step)), float(expected(step)), rtol=1e-6)
+        ulr = optimizer.unconstrained_learning_rate
+        np.testing.assert_allclose(float(ulr(step)), float(expected_ulr(step)), rtol=1e-6)
+    for variable in model.trainable_variables:
+        got, want = optimizer.constraints.for_variable(variable), expected_constraints.for_variable(variable)
+        assert got.is_constrained == want.is_constrained
+        if want.is_constrained:
+            n = int(np.prod(variable.shape))
+            np.testing.assert_allclose(got.radius(n), want.radius(n), rtol=1e-6)
+
+
+def test_train_config_recipe_takes_absolute_milestones_as_fractions_of_the_run():
+    from tf_sfw.training import TrainConfig
+    from tf_sfw.training.builders import build_learning_rates
+
+    lr, ulr = build_learning_rates(TrainConfig(epochs=5, milestones=(3, 9), warmup=0.0), total_steps=50)
+    assert [float(lr(s)) for s in (19, 20, 49)] == pytest.approx([1.0, 0.1, 0.1])  # epoch 3 starts at step 20
+    plain = build_learning_rates(TrainConfig(epochs=5), total_steps=None)
+    assert plain == (1.0, TrainConfig().unconstrained_learning_rate)

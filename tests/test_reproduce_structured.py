@@ -29,7 +29,8 @@ def _fake_mnist(root, n_train=96, n_test=40):
 @pytest.mark.parametrize(
     "argv",
     [["--width", "0.5"], ["--fractions", "0.5", "1.0"], ["--ft-fraction", "0.05"], ["--epochs", "0"],
-     ["--latency-repeats", "0"]],
+     ["--latency-repeats", "0"], ["--reestimate-bn", "-1"], ["--nm", "3", "2"], ["--nm", "2", "4", "--runs", "GroupSFW"],
+     ["--runs", "NMSFW"], ["--widths-from", "x.csv"]],
 )
 def test_bad_arguments_exit(script, argv):
     with pytest.raises(SystemExit):
@@ -40,6 +41,24 @@ def test_bad_arguments_exit(script, argv):
 def test_fine_tune_steps_at_most_two_percent(script, train_steps, expected):
     args = script.parse_args([])
     assert script.fine_tune_steps(args, train_steps) == expected
+
+
+@pytest.mark.parametrize("argv, batches", [([], 0), (["--model", "resnet18"], 20), (["--model", "resnet18", "--reestimate-bn", "0"], 0),
+                                           (["--reestimate-bn", "3"], 3)])
+def test_batchnorm_reestimation_defaults_on_for_resnet(script, argv, batches):
+    assert script.parse_args(argv).reestimate_bn == batches
+
+
+def test_calibration_sample_is_the_same_training_batches_each_time(script):
+    args = script.parse_args(["--reestimate-bn", "3", "--batch-size", "4"])
+    x, y = np.arange(40 * 4, dtype=np.uint8).reshape(40, 2, 2, 1), np.arange(40) % 10
+    data = script.calibration_data(args, x, y, 0)
+    first, second = [b[0].numpy() for b in data], [b[0].numpy() for b in data]
+    assert len(first) == 3 and all(b.shape == (4, 2, 2, 1) for b in first)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    assert all(np.isin(np.round(b * 255), x).all() for b in first)  # scaled training images
+    assert script.calibration_data(script.parse_args([]), x, y, 0) is None
 
 
 def test_resnet_input_is_padded_to_32(script, tmp_path):
@@ -75,6 +94,8 @@ def test_end_to_end_on_tiny_data(script, tmp_path):
     assert (int(half["channels"]), int(half["kept_channels"])) == (96, 48)
     assert int(half["dense_params"]) == 34_826
     assert int(half["params"]) == 9 * 16 + 16 + 9 * 16 * 32 + 32 + 25 * 32 * 10 + 10
+    assert json.loads(half["widths"]) == {"conv2d": 16, "conv2d_1": 32, "dense": 10}
+    assert dense["bn_accuracy"] == "" and dense["bn_batches"] == ""  # mnist_cnn: no BatchNorm, off by default
     assert 0 < float(half["flops_ratio"]) < 0.5 and float(half["saved_model_ratio"]) < 1.0
     for r in rows:
         assert float(r["reload_max_abs_diff"]) < 1e-6 and r["reload_same_argmax"] == "True"
@@ -89,13 +110,54 @@ def test_end_to_end_on_tiny_data(script, tmp_path):
     assert (out / "accuracy_vs_latency_mnist_mnist_cnn.png").stat().st_size > 0
 
 
-def test_latency_check_times_the_shrunken_model(script, tmp_path):
-    argv = ["--latency-check", "0.5", "--latency-repeats", "2", "--out", str(tmp_path)]
+def test_latency_check_times_shrunken_reference_and_csv_architectures(script, tmp_path):
+    widths = {"conv2d": 20, "conv2d_1": 24, "dense": 10}
+    with open(tmp_path / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=script.FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for run, w in (("SGD", {"conv2d": 8, "conv2d_1": 8, "dense": 10}), ("SFW", widths)):
+            writer.writerow({"dataset": "mnist", "model": "mnist_cnn", "run": run, "seed": 0, "fraction": 0.5,
+                             "widths": json.dumps(w)})
+    argv = ["--latency-check", "0.5", "--latency-repeats", "2", "--out", str(tmp_path),
+            "--widths-from", str(tmp_path / "results.csv"), "--widths-run", "SFW"]
     assert script.main(argv) == 0
     with open(tmp_path / "latency_check_mnist_cnn.json") as f:
         result = json.load(f)
-    assert result["dense_params"] == 34_826
-    assert result["params"] == 9 * 16 + 16 + 9 * 16 * 32 + 32 + 25 * 32 * 10 + 10
-    assert result["saved_model_ratio"] < 1.0
-    assert result["latency_b128_s"] > 0 and result["dense_latency_b128_s"] > 0
-    assert result["latency_ratio_b128"] == pytest.approx(result["latency_b128_s"] / result["dense_latency_b128_s"])
+    halved = 9 * 16 + 16 + 9 * 16 * 32 + 32 + 25 * 32 * 10 + 10
+    assert result["dense_params"] == 34_826 and result["params"] == halved == result["shrunk"]["params"]
+    # The hand-built reference (every hidden layer at half width) has the shrunken architecture.
+    assert result["reference"]["widths"] == result["shrunk"]["widths"] == {"conv2d": 16, "conv2d_1": 32, "dense": 10}
+    assert result["reference"]["params"] == halved and result["reference"]["flops"] == result["shrunk"]["flops"]
+    assert result["from_csv"]["widths"] == widths
+    assert result["from_csv"]["params"] == 9 * 20 + 20 + 9 * 20 * 24 + 24 + 25 * 24 * 10 + 10
+    for key in ("shrunk", "reference", "from_csv"):
+        r = result[key]
+        assert r["dense_params"] == 34_826 and r["latency_b128_s"] > 0 and r["dense_latency_b128_s"] > 0
+        assert r["latency_ratio_b128"] == pytest.approx(r["latency_b128_s"] / r["dense_latency_b128_s"])
+    assert result["shrunk"]["saved_model_ratio"] < 1.0
+
+
+@pytest.mark.parametrize("fraction, expected", [(0.5, {"conv2d": 16, "conv2d_1": 32}), (0.3, {"conv2d": 22, "conv2d_1": 45})])
+def test_scaled_widths_leave_the_classifier(script, fraction, expected):
+    assert script.scaled_widths(script.build(script.parse_args([]), 0), fraction) == expected
+
+
+def test_nm_mode_prunes_to_two_of_four_and_tfmot_accepts(script, tmp_path):
+    data_dir = _fake_mnist(tmp_path / "data")
+    out = tmp_path / "out"
+    argv = ["--nm", "2", "4", "--data-dir", str(data_dir), "--out", str(out), "--epochs", "1", "--batch-size", "32",
+            "--runs", "NMSFW"]
+    assert script.main(argv) == 0
+    with open(out / "nm_results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(script.NM_FIELDS) and [r["run"] for r in rows] == ["NMSFW"]
+    # mnist_cnn kernels: conv2d (C_in = 1: blocks of one weight, nothing removed), conv2d_1 (C_in = 32) and
+    # dense (C_in = 1600) lose exactly half of their weights.
+    at_least = (9 * 32 * 64 / 2 + 1600 * 10 / 2) / (9 * 32 + 9 * 32 * 64 + 1600 * 10)
+    for r in rows:
+        assert r["tfmot_accepts"] == "True" and int(r["tfmot_checked_kernels"]) == 3
+        assert at_least <= float(r["kernel_zero_fraction"]) < at_least + 0.01
+        assert float(r["delta_points"]) == pytest.approx(100 * (float(r["nm_accuracy"]) - float(r["dense_accuracy"])), abs=1e-3)
+        assert int(r["train_steps"]) == 3
+    summary = (out / "nm_summary.md").read_text()
+    assert "| NMSFW | 0 |" in summary and "m_by_n=(2, 4)" in summary

@@ -155,7 +155,8 @@ def test_unconstrained_bn_constraints():
     x = keras.layers.BatchNormalization(name="norm")(x)
     model = keras.Model(inputs, keras.layers.Dense(2, name="d")(keras.layers.Flatten()(x)))
     for flag in (False, True):
-        cons = dict(build_constraints(model, _config(unconstrained_bn=flag, unconstrained=("^d/bias",))).items())
+        config = _config(unconstrained_bn=flag, unconstrained=("^d/bias",), constraint="k_sparse", constrain="all")
+        cons = dict(build_constraints(model, config).items())
         kinds = {name.split(":")[0]: type(c) for name, c in cons.items()}
         assert kinds["c/kernel"] is KSparsePolytope and kinds["d/kernel"] is KSparsePolytope
         assert kinds["d/bias"] is Unconstrained
@@ -205,10 +206,15 @@ def test_stop_after_steps_validates():
 
 
 def test_default_milestones_are_relative():
-    """Default step decay: 1/3 and 2/3 of the run (the paper's epochs 61 and 121 of 180)."""
+    """The paper's step decay: 1/3 and 2/3 of the run (epochs 61 and 121 of 180); the default
+    recipe schedule decays at 60 % and 85 % of the steps, without epoch callbacks."""
     from tf_sfw.schedules import StepDecay, relative_milestones
 
-    config = TrainConfig()
+    from tf_sfw.recipe_math import DEFAULTS
+
+    assert TrainConfig().milestones_frac == DEFAULTS["milestones"]
+    assert not [cb for cb in build_schedules(TrainConfig()) if isinstance(cb, StepDecay)]
+    config = TrainConfig(schedule="paper")
     assert config.milestones is None and relative_milestones(config.milestones_frac, config.epochs) == (61, 121)
     decay = [cb for cb in build_schedules(config) if isinstance(cb, StepDecay)]
     assert len(decay) == 1 and decay[0].milestones_frac == config.milestones_frac

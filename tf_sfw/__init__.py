@@ -12,6 +12,9 @@ __version__ = "0.1.0"
 
 _NAMES = {
     "SFW": ("tf_sfw.optimizers", "SFW"),
+    "one_shot_fw": ("tf_sfw.optimizers", "one_shot_fw"),
+    "VarianceReducedModel": ("tf_sfw.variance_reduction", "VarianceReducedModel"),
+    "SagaFWModel": ("tf_sfw.saga_fw", "SagaFWModel"),
     "KSparsePolytope": ("tf_sfw.constraints", "KSparsePolytope"),
     "KSupportNormBall": ("tf_sfw.constraints", "KSupportNormBall"),
     "LpBall": ("tf_sfw.constraints", "LpBall"),
@@ -35,6 +38,8 @@ _NAMES = {
     "group_lmo": ("tf_sfw.group_lmo", None),
     "selection": ("tf_sfw.selection", None),
     "fw": ("tf_sfw.fw", None),
+    "variance_reduction": ("tf_sfw.variance_reduction", None),
+    "saga_fw": ("tf_sfw.saga_fw", None),
     "validation": ("tf_sfw.validation", None),
     "recipe": ("tf_sfw.recipe", None),
     "models": ("tf_sfw.models", None),

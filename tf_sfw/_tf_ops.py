@@ -36,6 +36,7 @@ reduce_min = tf.reduce_min
 reduce_max = tf.reduce_max
 gather = tf.gather
 sqrt = tf.sqrt
+cos = tf.cos
 square = tf.square
 pow = tf.pow  # noqa: A001
 minimum = tf.minimum

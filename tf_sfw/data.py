@@ -39,9 +39,11 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 from tf_sfw import validation
+
+# TensorFlow is imported inside the pipeline functions only: the readers (`load_arrays` of
+# mnist, fashion_mnist and cifar10 files) stay TensorFlow-free for Keras 3 on JAX or PyTorch.
 
 __all__ = [
     "DATASETS",
@@ -349,6 +351,8 @@ def load_tiny_imagenet_files(data_dir=None):
 
 
 def _decode_files(paths):
+    import tensorflow as tf
+
     out = np.empty((len(paths), 64, 64, 3), dtype=np.uint8)
     for i, p in enumerate(paths):
         try:
@@ -420,6 +424,8 @@ def steps_per_epoch(num_examples, batch_size, drop_remainder=False):
 
 def _augment(images, key):
     """Random 4-pixel-padded crop + horizontal flip, vectorised over the batch (uint8 in, uint8 out)."""
+    import tensorflow as tf
+
     shape = tf.shape(images)
     n, h, w = shape[0], shape[1], shape[2]
     k1, k2, k3 = tf.unstack(tf.random.experimental.stateless_split(key, 3))
@@ -483,6 +489,8 @@ def make_train_dataset(
         raise ValueError(f"`batch_size` ({batch_size}) exceeds the {n} examples with drop_remainder=True.")
     if isinstance(initial_step, bool) or not 0 <= int(initial_step) <= epochs * steps:
         raise ValueError(f"`initial_step` must be in [0, epochs * steps] = [0, {epochs * steps}]. Received: initial_step={initial_step}")
+    import tensorflow as tf
+
     x_t = tf.convert_to_tensor(x)
     y_t = tf.convert_to_tensor(np.asarray(y, dtype=np.int64))
     seed = int(seed)
@@ -508,6 +516,8 @@ def make_train_dataset(
 
 def make_eval_dataset(x, y, batch_size=100, decode_fn=None):
     """Evaluation pipeline: fixed order, batched, float32 images in ``[0, 1]``, prefetched."""
+    import tensorflow as tf
+
     validation.check_positive_int(batch_size, "batch_size")
     if len(x) != len(y):
         raise ValueError(f"`x` and `y` must have the same length. Received: len(x)={len(x)}, len(y)={len(y)}")
@@ -526,6 +536,8 @@ def make_eval_dataset(x, y, batch_size=100, decode_fn=None):
 
 def decode_jpeg_batch(paths):
     """``paths (B,) -> uint8 (B, 64, 64, 3)``: decode Tiny-ImageNet JPEGs (grayscale ones to RGB)."""
+    import tensorflow as tf
+
     return tf.map_fn(
         lambda p: tf.ensure_shape(tf.io.decode_jpeg(tf.io.read_file(p), channels=3), (64, 64, 3)),
         paths,

@@ -25,6 +25,25 @@ over masks (`tf_sfw.pruning.iterative`, with NumPy arrays: `momentum_average` an
 its step sizes are a constant or `harmonic_step_size`), and `tf_sfw.keras3.SFW` (the same
 formulas over ``keras.ops``: the tensor functions take an optional op namespace ``ops``,
 TensorFlow by default, see `tf_sfw.selection`).
+
+Beyond the momentum average, the gradient estimators of the Frank-Wolfe variants:
+
+.. math::
+    \rho_t &= \min\bigl(1,\ a / (t + b)^p\bigr), \quad t = 1, 2, \dots
+        && \text{(`power_decay`: one-shot FW's } \rho_t, \eta_t\text{)} \\
+    \tilde\nabla &= \nabla f_B(x) - \nabla f_B(\tilde x) + \nabla F(\tilde x)
+        && \text{(`variance_reduced_gradient`: SVRF, SVFW)} \\
+    \tilde\nabla &= \nabla f_j(x) - \alpha_j + \bar\alpha, \quad
+        \bar\alpha \leftarrow \bar\alpha + (\nabla f_j(x) - \alpha_j)/S, \quad
+        \alpha_j \leftarrow \nabla f_j(x)
+        && \text{(`saga_gradient`, `saga_mean_update`: SAGA-FW)}
+
+One-shot Frank-Wolfe (Chen, Harshaw, Hassani, Karbasi, ICML 2018, "Projection-Free Online
+Optimization with Stochastic Gradient: From Convexity to Submodularity") averages
+:math:`d_t = (1-\rho_t)\,d_{t-1} + \rho_t\,g_t` from :math:`d_0 = 0`: `momentum_average`
+with :math:`\mu_t = 1 - \rho_t`. SVRF is Hazan & Luo (ICML 2016, "Variance-Reduced and
+Projection-Free Stochastic Optimization"); SVFW and SAGA-FW are Reddi, Sra, Póczos, Smola
+(Allerton 2016, "Stochastic Frank-Wolfe Methods for Nonconvex Optimization").
 """
 
 import numbers
@@ -42,6 +61,11 @@ __all__ = [
     "harmonic_step_size",
     "assign_momentum",
     "assign_convex_step",
+    "power_decay",
+    "check_power_decay_arguments",
+    "variance_reduced_gradient",
+    "saga_gradient",
+    "saga_mean_update",
 ]
 
 #: Step-size rescales of `step_size`.
@@ -59,8 +83,9 @@ def check_optimizer_arguments(learning_rate, momentum, rescale, selection, uncon
                               constraints, schedule_type, resolver):
     """Validates the arguments the SFW optimizers of both Keras flavours share.
 
-    ``learning_rate`` and ``unconstrained_learning_rate`` may be numbers >= 0 or instances of
-    ``schedule_type`` (the flavour's LearningRateSchedule); ``resolver`` names the flavour's
+    ``learning_rate`` and ``unconstrained_learning_rate`` may be numbers >= 0 and ``momentum``
+    a number in [0, 1), or each an instance of ``schedule_type`` (the flavour's
+    LearningRateSchedule); ``resolver`` names the flavour's
     ``constraints_for_model`` in the message for missing ``constraints``.
 
     Returns:
@@ -72,7 +97,8 @@ def check_optimizer_arguments(learning_rate, momentum, rescale, selection, uncon
         unconstrained_learning_rate = validation.check_number(
             unconstrained_learning_rate, "unconstrained_learning_rate", low=0.0
         )
-    validation.check_fraction(momentum, "momentum")
+    if not isinstance(momentum, schedule_type):  # a schedule gives mu_t (e.g. one-shot FW's 1 - rho_t)
+        validation.check_fraction(momentum, "momentum")
     check_rescale(rescale)
     selection_lib.check_selection(selection)
     if constraints is None:
@@ -187,3 +213,57 @@ def assign_convex_step(variable, direction, eta):
     import tensorflow as tf  # TensorFlow resource variables only (the tf_keras SFW)
 
     tf.raw_ops.ResourceApplyGradientDescent(var=variable.handle, alpha=-eta, delta=direction)
+
+
+def check_power_decay_arguments(scale, offset, power):
+    """Validates `power_decay`'s ``scale`` > 0, ``offset`` >= 0 and ``power`` > 0; returns floats."""
+    return (
+        validation.check_positive_number(scale, "scale"),
+        validation.check_number(offset, "offset", low=0.0),
+        validation.check_positive_number(power, "power"),
+    )
+
+
+def power_decay(step, scale, offset, power, ops=None):
+    r""":math:`\min(1,\ a / (t + b)^p)` at the 1-based round :math:`t = \mathrm{step} + 1`.
+
+    With :math:`a = 2, b = 3`: :math:`p = 2/3` is the averaging weight :math:`\rho_t` and
+    :math:`p = 1` the step size :math:`\eta_t` of one-shot Frank-Wolfe (Chen et al., ICML 2018),
+    the decay rates of the momentum-averaged stochastic Frank-Wolfe of Mokhtari, Hassani,
+    Karbasi (AISTATS 2018, "Conditional Gradient Method for Stochastic Submodular
+    Maximization: Closing the Gap"); :math:`p = 1, b = 1` is the classic :math:`2/(t+1)`.
+
+    Args:
+        step: 0-based optimizer step (integer tensor or number).
+        scale, offset, power: :math:`a > 0`, :math:`b \ge 0`, :math:`p > 0`.
+        ops: Op namespace (default TensorFlow).
+
+    Returns:
+        float32 scalar in (0, 1].
+    """
+    ops = selection_lib.get_ops(ops)
+    t = ops.cast(step, ops.float32) + 1.0
+    return ops.minimum(ops.constant(1.0, ops.float32), float(scale) / ops.pow(t + float(offset), float(power)))
+
+
+def variance_reduced_gradient(gradient, snapshot_gradient, full_gradient):
+    r"""The SVRG estimator :math:`\nabla f_B(x) - \nabla f_B(\tilde x) + \nabla F(\tilde x)`.
+
+    Unbiased for :math:`\nabla F(x)` over the draw of the minibatch :math:`B`, with variance
+    that vanishes as :math:`x \to \tilde x`: the estimator of SVRF (Hazan & Luo, ICML 2016)
+    and SVFW (Reddi et al., 2016). NumPy arrays or tensors.
+    """
+    return gradient - snapshot_gradient + full_gradient
+
+
+def saga_gradient(gradient, table_row, table_mean):
+    r"""The SAGA estimator :math:`\nabla f_j(x) - \alpha_j + \frac{1}{S}\sum_i \alpha_i` of
+    SAGA-FW (Reddi et al., 2016), with :math:`\alpha_j` the gradient last seen for component
+    :math:`j`. NumPy arrays or tensors."""
+    return gradient - table_row + table_mean
+
+
+def saga_mean_update(table_mean, gradient, table_row, num_slots):
+    r""":math:`\bar\alpha + (\nabla f_j(x) - \alpha_j)/S`: the table mean after
+    :math:`\alpha_j \leftarrow \nabla f_j(x)` (NumPy arrays or tensors)."""
+    return table_mean + (gradient - table_row) / num_slots

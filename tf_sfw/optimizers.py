@@ -6,10 +6,11 @@ import tensorflow as tf
 from tf_sfw import constraints as constraints_lib
 from tf_sfw import fw
 from tf_sfw import lmo as lmo_lib
+from tf_sfw import recipe_math
 from tf_sfw import structured_constraints  # noqa: F401  (registers the group / N:M sets for from_config)
 from tf_sfw._keras import keras
 
-__all__ = ["SFW", "RESCALES"]
+__all__ = ["SFW", "RESCALES", "one_shot_fw"]
 
 RESCALES = fw.RESCALES
 
@@ -49,6 +50,22 @@ class SFW(keras.optimizers.Optimizer):
     one-device and a multi-device gradient sum can then select another, equally optimal,
     vertex.
 
+    **One-shot Frank-Wolfe** (Chen, Harshaw, Hassani, Karbasi, ICML 2018, "Projection-Free
+    Online Optimization with Stochastic Gradient: From Convexity to Submodularity"):
+    ``momentum`` may be a schedule :math:`\mu_t` (evaluated at ``iterations``, at every step
+    including the first, from :math:`m_{-1} = 0`). With
+    `tf_sfw.schedules.AveragingMomentum` (:math:`\mu_t = 1-\rho_t`),
+    ``learning_rate=tf_sfw.schedules.PowerDecay()`` and ``rescale=None`` the step is
+
+    .. math::
+        d_t = (1-\rho_t)\,d_{t-1} + \rho_t\,g_t, \quad
+        x_{t+1} = x_t + \eta_t\,(\mathrm{LMO}_C(d_t) - x_t), \quad
+        \rho_t = 2/(t+3)^{2/3},\ \eta_t = 2/(t+3)
+
+    (1-based :math:`t`); :func:`one_shot_fw` builds it. The variance-reduced variants
+    (SVRF, SVFW, SAGA-FW) feed this optimizer corrected gradients: `tf_sfw.variance_reduction`,
+    `tf_sfw.saga_fw`.
+
     Variables whose constraint is `tf_sfw.constraints.Unconstrained` (e.g. BatchNorm
     parameters) are updated by SGD with the same momentum and their own learning rate
     :math:`\mathrm{ulr}_t` (``unconstrained_learning_rate``):
@@ -59,7 +76,8 @@ class SFW(keras.optimizers.Optimizer):
     Args:
         learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`; the
             paper uses 1.0 with ``rescale="gradient"``. It may exceed 1 (``η`` is clipped).
-        momentum: :math:`\mu \in [0, 1)`.
+        momentum: :math:`\mu \in [0, 1)`, or a `keras.optimizers.schedules.LearningRateSchedule`
+            giving :math:`\mu_t` (e.g. `tf_sfw.schedules.AveragingMomentum`).
         rescale: None, "diameter" or "gradient".
         constraints: `tf_sfw.constraints.VariableConstraints` (from
             `tf_sfw.constraints_for_model`), or a single `Constraint` with mode "radius" or
@@ -68,10 +86,10 @@ class SFW(keras.optimizers.Optimizer):
             (`tf_sfw.lmo.SELECTIONS`): "radix" (default, exact radix selection) or "topk".
         unconstrained_learning_rate: float >= 0 or
             `keras.optimizers.schedules.LearningRateSchedule` (evaluated at ``iterations``),
-            the SGD learning rate of unconstrained variables. Default 0.01: with the
-            averaged momentum above, :math:`m_t` is an average of gradients, so this is plain
-            SGD's step size 0.01 (Keras' SGD default), small enough to be safe for
-            BatchNorm and other unconstrained parameters.
+            the SGD learning rate of unconstrained variables. Default 0.5, the recipe's
+            (`tf_sfw.recipe_math.DEFAULTS`, chosen on held-out data for biases when only the
+            kernels are constrained): with the averaged momentum above, :math:`m_t` is an
+            average of gradients, so this is heavy-ball SGD at 0.05 with momentum 0.9.
         name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
         ema_overwrite_frequency, jit_compile: as for every tf_keras optimizer.
     """
@@ -83,7 +101,7 @@ class SFW(keras.optimizers.Optimizer):
         rescale="gradient",
         constraints=None,
         selection=lmo_lib.DEFAULT_SELECTION,
-        unconstrained_learning_rate=0.01,
+        unconstrained_learning_rate=recipe_math.DEFAULTS["unconstrained_learning_rate"],
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,
@@ -113,7 +131,7 @@ class SFW(keras.optimizers.Optimizer):
         )
         constraints = constraints_lib.check_constraints(constraints_lib.deserialize(constraints))
         self._learning_rate = self._build_learning_rate(learning_rate)
-        self.momentum = float(momentum)
+        self.momentum = momentum if isinstance(momentum, _SCHEDULE) else float(momentum)
         self.rescale = rescale
         self.constraints = constraints
         self.selection = selection
@@ -135,6 +153,12 @@ class SFW(keras.optimizers.Optimizer):
                         _shift_inside(var, constraint)
         self._built = True
 
+    def _momentum_at(self, dtype):
+        """:math:`\mu_t`: the schedule's value, or 0 at the first step and ``momentum`` after."""
+        if isinstance(self.momentum, _SCHEDULE):
+            return tf.cast(self.momentum(self.iterations), dtype)
+        return tf.where(tf.equal(self.iterations, 0), tf.zeros([], dtype), tf.constant(self.momentum, dtype))
+
     def _unconstrained_lr(self, dtype):
         lr = self.unconstrained_learning_rate
         if isinstance(lr, _SCHEDULE):
@@ -148,7 +172,7 @@ class SFW(keras.optimizers.Optimizer):
         m = self._momentums[index]
         dtype = variable.dtype
         gradient = tf.cast(tf.convert_to_tensor(gradient), dtype)  # IndexedSlices -> dense
-        mu = tf.where(tf.equal(self.iterations, 0), tf.zeros([], dtype), tf.constant(self.momentum, dtype))
+        mu = self._momentum_at(dtype)
         fw.assign_momentum(m, gradient, mu)  # m <- mu m + (1 - mu) g, fused in place
         lr = tf.cast(self.learning_rate, dtype)
 
@@ -172,15 +196,11 @@ class SFW(keras.optimizers.Optimizer):
         config.update(
             {
                 "learning_rate": learning_rate,
-                "momentum": self.momentum,
+                "momentum": _serialize_schedule(self.momentum),
                 "rescale": self.rescale,
                 "constraints": constraints_lib.serialize(self.constraints),
                 "selection": self.selection,
-                "unconstrained_learning_rate": (
-                    keras.optimizers.schedules.serialize(self.unconstrained_learning_rate)
-                    if isinstance(self.unconstrained_learning_rate, _SCHEDULE)
-                    else self.unconstrained_learning_rate
-                ),
+                "unconstrained_learning_rate": _serialize_schedule(self.unconstrained_learning_rate),
             }
         )
         return config
@@ -188,11 +208,43 @@ class SFW(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        if isinstance(config.get("unconstrained_learning_rate"), dict):
-            config["unconstrained_learning_rate"] = keras.optimizers.schedules.deserialize(
-                config["unconstrained_learning_rate"], custom_objects=custom_objects
-            )
+        for key in ("momentum", "unconstrained_learning_rate"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.optimizers.schedules.deserialize(config[key], custom_objects=custom_objects)
         return super().from_config(config, custom_objects=custom_objects)
+
+
+def _serialize_schedule(value):
+    return keras.optimizers.schedules.serialize(value) if isinstance(value, _SCHEDULE) else value
+
+
+def one_shot_fw(constraints, rho=None, eta=None, **kwargs):
+    r"""`SFW` as one-shot Frank-Wolfe (Chen et al., ICML 2018):
+    :math:`d_t = (1-\rho_t)\,d_{t-1} + \rho_t\,g_t`, :math:`x_{t+1} = x_t + \eta_t(v_t - x_t)`.
+
+    Args:
+        constraints: As for `SFW`.
+        rho: `tf_sfw.schedules.AveragingMomentum` (:math:`\mu_t = 1-\rho_t`); default
+            :math:`\rho_t = 2/(t+3)^{2/3}`.
+        eta: Step-size schedule or float; default `tf_sfw.schedules.PowerDecay()`,
+            :math:`\eta_t = 2/(t+3)`.
+        **kwargs: Other `SFW` arguments (``rescale`` defaults to None: the step is
+            :math:`\eta_t` itself).
+
+    Returns:
+        An `SFW` optimizer.
+    """
+    from tf_sfw import schedules
+
+    rho = schedules.AveragingMomentum() if rho is None else rho
+    if not isinstance(rho, schedules.AveragingMomentum):
+        raise ValueError(
+            "`rho` must be a tf_sfw.schedules.AveragingMomentum (mu_t = 1 - rho_t), or None for "
+            f"Chen et al.'s 2/(t+3)^(2/3). Received: rho={rho!r}"
+        )
+    kwargs.setdefault("rescale", None)
+    eta = schedules.PowerDecay() if eta is None else eta
+    return SFW(learning_rate=eta, momentum=rho, constraints=constraints, **kwargs)
 
 
 def _shift_inside(variable, constraint, rtol=1e-6):

@@ -10,42 +10,100 @@ r"""One call that returns what SFW training needs: optimizer, constraints and lr
   norm of 1 (``bias_norm="unit"``, the default) or from that of PyTorch's default bias
   initialisation U(±1/√fan_in), :math:`\mathbb{E}\|b\| = \sqrt{n/(3\,\mathrm{fan_{in}})}`
   (``"pytorch"``, the size the reference implementation gives them);
+  With ``constrain="kernels"`` only the kernels are constrained and the other variables
+  (biases, BatchNorm parameters) are trained by SGD at ``unconstrained_learning_rate``;
 * the optimizer: `tf_sfw.SFW` with gradient rescaling and momentum;
 * the learning-rate schedule, in optimizer steps and relative to the run's length, so that it
   fires in short runs too: ``"step"`` (÷10 at each fraction of ``milestones``, default 60 %
   and 85 % of the steps), ``"cosine"`` (cosine decay to 0) or ``"constant"``, after a linear
-  warm-up over the first 2 % of the steps (`LinearWarmup`).
+  warm-up over the first 2 % of the steps (`RecipeSchedule`).
 
-The defaults are the configuration chosen on held-out training data in this project's
-head-to-head against gradual magnitude pruning (``results/compare_pruning``).
+The defaults (`tf_sfw.recipe_math.DEFAULTS`, shared with the Keras 3 recipe) are the
+configuration chosen on held-out training data in this project's head-to-head against
+gradual magnitude pruning (``results/compare_pruning``).
 
 :func:`lr_schedule` builds the same schedule family for any optimizer, so that baselines (SGD,
 tfmot's gradual magnitude pruning) can be trained with the same schedule.
 """
 
-import math
 import numbers
 
 import numpy as np
 
+from tf_sfw import recipe_math
 from tf_sfw._keras import keras
-from tf_sfw.validation import check_positive_int, check_positive_number
+from tf_sfw.recipe_math import BALLS, BIAS_NORMS, CONSTRAIN, DEFAULTS, SCHEDULES
+from tf_sfw.validation import check_choice, check_positive_int, check_positive_number
 
-__all__ = ["SCHEDULES", "BALLS", "BIAS_NORMS", "LinearWarmup", "lr_schedule", "reference_bias_norms", "sfw_recipe"]
+__all__ = [
+    "BALLS",
+    "BIAS_NORMS",
+    "CONSTRAIN",
+    "DEFAULTS",
+    "SCHEDULES",
+    "LinearWarmup",
+    "RecipeSchedule",
+    "lr_schedule",
+    "reference_bias_norms",
+    "sfw_recipe",
+]
 
-SCHEDULES = ("step", "cosine", "constant")
-BALLS = ("k_sparse", "k_support")
-BIAS_NORMS = ("pytorch", "unit")
+
+@keras.saving.register_keras_serializable(package="tf_sfw")
+class RecipeSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    r"""The recipe's learning rate over a run of ``total_steps`` optimizer steps:
+    `tf_sfw.recipe_math.learning_rate_at` (step decay at fractions of the run, cosine or
+    constant, after an optional linear warm-up over a fraction of the steps).
+
+    Args:
+        learning_rate, total_steps, schedule, milestones, factor, warmup: See
+            :func:`lr_schedule`.
+    """
+
+    def __init__(
+        self,
+        learning_rate,
+        total_steps,
+        schedule=DEFAULTS["schedule"],
+        milestones=DEFAULTS["milestones"],
+        factor=DEFAULTS["factor"],
+        warmup=DEFAULTS["warmup"],
+    ):
+        (
+            self.learning_rate,
+            self.total_steps,
+            self.schedule,
+            self.milestones,
+            self.factor,
+            self.warmup,
+        ) = recipe_math.check_schedule_arguments(learning_rate, total_steps, schedule, milestones, factor, warmup)
+
+    def __call__(self, step):
+        return recipe_math.learning_rate_at(
+            step, self.learning_rate, self.total_steps, self.schedule, self.milestones, self.factor, self.warmup
+        )
+
+    def get_config(self):
+        return {
+            "learning_rate": self.learning_rate,
+            "total_steps": self.total_steps,
+            "schedule": self.schedule,
+            "milestones": list(self.milestones),
+            "factor": self.factor,
+            "warmup": self.warmup,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tf_sfw")
 class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
     r"""Linear warm-up in front of another schedule:
-    :math:`\mathrm{lr}_t = \mathrm{after}(t)\cdot\min\bigl(1, (t + 1)/W\bigr)`.
+    :math:`\mathrm{lr}_t = \mathrm{after}(t)\cdot\min\bigl(1, (t + 1)/W\bigr)`
+    (`tf_sfw.recipe_math.warmup_factor`).
 
     Early SFW steps with gradient rescaling can move a variable most of the way to a vertex
     (:math:`\eta_t` is clipped at 1 only); ramping the rate up over the first ``W`` steps keeps
-    a freshly initialised network from being thrown into a dead-ReLU state.
+    a freshly initialised network from being thrown into a dead-ReLU state. :func:`lr_schedule`
+    builds the warm-up into `RecipeSchedule`; this wraps any other schedule.
 
     Args:
         after: A `LearningRateSchedule` or a float.
@@ -65,7 +123,7 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
 
         step = tf.cast(step, tf.float32)
         base = self.after(step) if callable(self.after) else tf.constant(float(self.after), tf.float32)
-        return tf.cast(base, tf.float32) * tf.minimum(1.0, (step + 1.0) / float(self.warmup_steps))
+        return tf.cast(base, tf.float32) * recipe_math.warmup_factor(step, self.warmup_steps)
 
     def get_config(self):
         after = self.after
@@ -74,15 +132,23 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
         return {"after": after, "warmup_steps": self.warmup_steps}
 
 
-def lr_schedule(learning_rate, total_steps, schedule="step", milestones=(0.6, 0.85), factor=0.1, warmup=0.0):
-    r"""A learning-rate schedule over ``total_steps`` optimizer steps.
+def lr_schedule(
+    learning_rate,
+    total_steps,
+    schedule=DEFAULTS["schedule"],
+    milestones=DEFAULTS["milestones"],
+    factor=DEFAULTS["factor"],
+    warmup=0.0,
+):
+    r"""A learning-rate schedule over ``total_steps`` optimizer steps (`RecipeSchedule`).
 
     * ``"step"``: :math:`\mathrm{lr}_t = \mathrm{lr}\cdot\mathrm{factor}^{\#\{i:\ t \ge
-      \lfloor m_i T\rfloor\}}` for the fractions :math:`m_i` of ``milestones``
-      (`keras.optimizers.schedules.PiecewiseConstantDecay`);
-    * ``"cosine"``: :math:`\mathrm{lr}_t = \mathrm{lr}\cdot\tfrac12(1+\cos(\pi t/T))`
-      (`keras.optimizers.schedules.CosineDecay`);
-    * ``"constant"``: the float ``learning_rate``.
+      \max(1, \lfloor m_i T\rfloor)\}}` for the fractions :math:`m_i` of ``milestones``;
+    * ``"cosine"``: :math:`\mathrm{lr}_t = \mathrm{lr}\cdot\tfrac12(1+\cos(\pi \min(t, T)/T))`;
+    * ``"constant"``: ``learning_rate``;
+
+    times :math:`\min(1, (t+1)/W)`, :math:`W = \lfloor \mathrm{warmup}\cdot T\rfloor`, when
+    W >= 1 (the formula: `tf_sfw.recipe_math.learning_rate_at`).
 
     Args:
         learning_rate: Initial rate (> 0).
@@ -90,43 +156,19 @@ def lr_schedule(learning_rate, total_steps, schedule="step", milestones=(0.6, 0.
         schedule: One of `SCHEDULES`.
         milestones: Increasing fractions in (0, 1) of the run (``"step"`` only).
         factor: Multiplier at each milestone, in (0, 1] (``"step"`` only).
-        warmup: Fraction in [0, 1) of the run with a linear warm-up (`LinearWarmup`) in front
-            of the schedule; 0 for none.
+        warmup: Fraction in [0, 1) of the run with a linear warm-up in front of the
+            schedule; 0 for none.
 
     Returns:
-        A `keras.optimizers.schedules.LearningRateSchedule`, or a float for ``"constant"``
-        without warm-up.
+        A `RecipeSchedule`, or the float ``learning_rate`` for ``"constant"`` without
+        warm-up.
     """
-    if isinstance(warmup, bool) or not isinstance(warmup, numbers.Real) or not 0 <= warmup < 1:
-        raise ValueError(f"`warmup` must be in [0, 1). Received: warmup={warmup!r}")
-    base = _base_schedule(learning_rate, total_steps, schedule, milestones, factor)
-    warmup_steps = math.floor(warmup * total_steps)
-    return LinearWarmup(base, warmup_steps) if warmup_steps >= 1 else base
-
-
-def _base_schedule(learning_rate, total_steps, schedule, milestones, factor):
-    learning_rate = check_positive_number(learning_rate, "learning_rate")
-    total_steps = check_positive_int(total_steps, "total_steps")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"`schedule` must be one of {SCHEDULES}. Received: schedule={schedule!r}")
-    if schedule == "constant":
+    learning_rate, total_steps, schedule, milestones, factor, warmup = recipe_math.check_schedule_arguments(
+        learning_rate, total_steps, schedule, milestones, factor, warmup
+    )
+    if schedule == "constant" and recipe_math.warmup_steps(total_steps, warmup) < 1:
         return learning_rate
-    if schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps, alpha=0.0)
-    milestones = tuple(float(m) for m in milestones)
-    if any(not 0 < m < 1 for m in milestones) or list(milestones) != sorted(set(milestones)):
-        raise ValueError(
-            f"`milestones` must be increasing fractions in (0, 1). Received: milestones={milestones!r}"
-        )
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 < factor <= 1:
-        raise ValueError(f"`factor` must be in (0, 1]. Received: factor={factor!r}")
-    if not milestones:
-        return learning_rate
-    boundaries = sorted({max(1, math.floor(m * total_steps)) for m in milestones})
-    values = [learning_rate * float(factor) ** i for i in range(len(boundaries) + 1)]
-    # PiecewiseConstantDecay uses values[i] for step <= boundaries[i]: shift by one so the
-    # decay starts exactly at step floor(m T).
-    return keras.optimizers.schedules.PiecewiseConstantDecay([b - 1 for b in boundaries], values)
+    return RecipeSchedule(learning_rate, total_steps, schedule, milestones, factor, warmup)
 
 
 def reference_bias_norms(model):
@@ -152,18 +194,20 @@ def sfw_recipe(
     model,
     epochs,
     steps_per_epoch,
-    learning_rate=1.0,
-    momentum=0.9,
-    tau=15.0,
-    k=10,
-    k_frac=0.05,
-    ball="k_sparse",
-    rescale="gradient",
-    schedule="step",
-    milestones=(0.6, 0.85),
-    factor=0.1,
-    warmup=0.02,
-    bias_norm="unit",
+    learning_rate=DEFAULTS["learning_rate"],
+    momentum=DEFAULTS["momentum"],
+    tau=DEFAULTS["tau"],
+    k=DEFAULTS["k"],
+    k_frac=DEFAULTS["k_frac"],
+    ball=DEFAULTS["ball"],
+    rescale=DEFAULTS["rescale"],
+    schedule=DEFAULTS["schedule"],
+    milestones=DEFAULTS["milestones"],
+    factor=DEFAULTS["factor"],
+    warmup=DEFAULTS["warmup"],
+    bias_norm=DEFAULTS["bias_norm"],
+    constrain=DEFAULTS["constrain"],
+    unconstrained_learning_rate=DEFAULTS["unconstrained_learning_rate"],
 ):
     r"""Optimizer, constraints and lr schedule for training ``model`` by SFW.
 
@@ -188,29 +232,41 @@ def sfw_recipe(
             (`tf_sfw.KSupportNormBall`).
         rescale: SFW step rescaling (None, "diameter" or "gradient").
         schedule, milestones, factor, warmup: See :func:`lr_schedule`.
-        bias_norm: How zero-initialised biases are sized: ``"pytorch"``
-            (:func:`reference_bias_norms`) or ``"unit"`` (expected norm 1.0, the fallback of
-            `tf_sfw.constraints_for_model`; a radius several times larger).
+        bias_norm: How zero-initialised biases are sized when they are constrained:
+            ``"pytorch"`` (:func:`reference_bias_norms`) or ``"unit"`` (expected norm 1.0, the
+            fallback of `tf_sfw.constraints_for_model`; a radius several times larger).
+        constrain: ``"all"`` (every trainable variable in a set) or ``"kernels"`` (only
+            variables named ``*kernel``; biases, BatchNorm parameters and the rest are
+            `tf_sfw.constraints.Unconstrained`, trained by SGD).
+        unconstrained_learning_rate: Initial SGD rate of the unconstrained variables (> 0),
+            on the same schedule shape as ``learning_rate``. SFW's momentum buffer is an
+            average, :math:`m_t = \mu m_{t-1} + (1-\mu) g_t`, so a rate ``u`` here is
+            heavy-ball SGD at rate :math:`(1-\mu)\,u`.
 
     Returns:
         ``(optimizer, constraints, schedule)``: the `tf_sfw.SFW` optimizer (already using the
         schedule), its `tf_sfw.VariableConstraints`, and the schedule itself.
     """
-    from tf_sfw.constraints import KSparsePolytope, KSupportNormBall, constraints_for_model
+    from tf_sfw.constraints import KSparsePolytope, KSupportNormBall, Unconstrained, constraints_for_model
     from tf_sfw.optimizers import SFW
 
     epochs = check_positive_int(epochs, "epochs")
     steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch")
     tau = check_positive_number(tau, "tau")
-    if ball not in BALLS:
-        raise ValueError(f"`ball` must be one of {BALLS}. Received: ball={ball!r}")
-    if bias_norm not in BIAS_NORMS:
-        raise ValueError(f"`bias_norm` must be one of {BIAS_NORMS}. Received: bias_norm={bias_norm!r}")
+    check_choice(ball, "ball", BALLS)
+    check_choice(bias_norm, "bias_norm", BIAS_NORMS)
+    check_choice(constrain, "constrain", CONSTRAIN)
+    unconstrained_learning_rate = check_positive_number(unconstrained_learning_rate, "unconstrained_learning_rate")
     cls = KSparsePolytope if ball == "k_sparse" else KSupportNormBall
     init_norms = reference_bias_norms(model) if bias_norm == "pytorch" else None
+    overrides = {recipe_math.NON_KERNEL_PATTERN: Unconstrained()} if constrain == "kernels" else None
     constraints = constraints_for_model(
-        model, cls(k=k, k_frac=k_frac, mode="initialization", value=tau), init_norms=init_norms
+        model, cls(k=k, k_frac=k_frac, mode="initialization", value=tau), overrides=overrides, init_norms=init_norms
     )
-    lr = lr_schedule(learning_rate, epochs * steps_per_epoch, schedule, milestones, factor, warmup)
-    optimizer = SFW(learning_rate=lr, momentum=momentum, rescale=rescale, constraints=constraints)
+    total_steps = epochs * steps_per_epoch
+    lr = lr_schedule(learning_rate, total_steps, schedule, milestones, factor, warmup)
+    ulr = lr_schedule(unconstrained_learning_rate, total_steps, schedule, milestones, factor, warmup)
+    optimizer = SFW(
+        learning_rate=lr, momentum=momentum, rescale=rescale, constraints=constraints, unconstrained_learning_rate=ulr
+    )
     return optimizer, constraints, lr

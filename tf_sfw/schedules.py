@@ -15,6 +15,12 @@ Two rules, usable together (they multiply the optimizer's learning rate in place
   batches (Keras' ``logs["loss"]`` at epoch end); the reference code's value was only the
   last mini-batch's loss, a defect not copied. lr may exceed 1 (the SFW step size stays clipped).
 
+Frank-Wolfe step-size / averaging schedules (``LearningRateSchedule`` objects, serializable,
+XLA-compilable; bodies in `tf_sfw.fw_schedules`): :class:`PowerDecay`
+(:math:`\eta_t = \min(1, a/(t+b)^p)`), :class:`AveragingMomentum` (:math:`\mu_t = 1-\rho_t`)
+for one-shot Frank-Wolfe (Chen et al., ICML 2018), and :class:`RestartingPowerDecay` (SVRF's
+:math:`\gamma_k = 2/(k+1)`, restarted every snapshot; Hazan & Luo, ICML 2016).
+
 Both callbacks are idempotent under resumption: they remember which epochs they already
 handled (``get_state``/``set_state``, persisted by :class:`tf_sfw.training.ResumableBackup`),
 so an epoch re-entered after a mid-epoch restart is not decayed twice, and the epoch-mean loss
@@ -25,14 +31,24 @@ import math
 
 import numpy as np
 
+from tf_sfw import fw_schedules
 from tf_sfw._keras import keras
-from tf_sfw.validation import check_int, check_number, check_positive_int, check_positive_number
+from tf_sfw.validation import (  # the milestone checks live there: TrainConfig runs without TensorFlow
+    check_int,
+    check_milestones,
+    check_milestones_frac,
+    check_positive_int,
+    check_positive_number,
+)
 
 # The paper's absolute milestones (180-epoch runs).
 PAPER_MILESTONES = (61, 121)
 
 __all__ = [
+    "AveragingMomentum",
     "LossAverageSchedule",
+    "PowerDecay",
+    "RestartingPowerDecay",
     "StepDecay",
     "check_milestones",
     "check_milestones_frac",
@@ -41,6 +57,29 @@ __all__ = [
     "relative_milestones",
     "set_learning_rate",
 ]
+
+
+_SCHEDULE = keras.optimizers.schedules.LearningRateSchedule
+
+
+@keras.saving.register_keras_serializable(package="tf_sfw")
+class PowerDecay(fw_schedules.PowerDecayMixin, _SCHEDULE):
+    __doc__ = fw_schedules.PowerDecayMixin.__doc__
+
+
+@keras.saving.register_keras_serializable(package="tf_sfw")
+class AveragingMomentum(fw_schedules.AveragingMomentumMixin, _SCHEDULE):
+    __doc__ = fw_schedules.AveragingMomentumMixin.__doc__
+
+
+@keras.saving.register_keras_serializable(package="tf_sfw")
+class RestartingPowerDecay(fw_schedules.RestartingPowerDecayMixin, _SCHEDULE):
+    __doc__ = fw_schedules.RestartingPowerDecayMixin.__doc__
+
+    def _inner_step(self, step):
+        import tensorflow as tf
+
+        return tf.math.floormod(tf.cast(step, tf.int64), self.period)
 
 
 def get_learning_rate(optimizer):
@@ -67,41 +106,6 @@ def set_learning_rate(optimizer, value):
         raise ValueError(f"The learning rate must be a finite number >= 0. Received: learning_rate={value}")
     get_learning_rate(optimizer)  # validates that it is not a schedule
     optimizer.learning_rate = value
-
-
-def check_milestones(milestones, name="milestones"):
-    """Return ``milestones`` as a tuple of strictly increasing 1-based epochs >= 2."""
-    try:
-        milestones = tuple(milestones)
-    except TypeError:
-        raise ValueError(f"`{name}` must be a sequence of ints. Received: {name}={milestones!r}") from None
-    for m in milestones:
-        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
-            raise ValueError(
-                f"`{name}` must hold 1-based epoch numbers >= 2 (epoch 1 starts at the initial rate). "
-                f"Received: {name}={milestones!r}"
-            )
-    if list(milestones) != sorted(set(milestones)):
-        raise ValueError(f"`{name}` must be strictly increasing. Received: {name}={milestones!r}")
-    return tuple(int(m) for m in milestones)
-
-
-def check_milestones_frac(fractions, name="milestones_frac"):
-    """Return ``fractions`` as a tuple of strictly increasing numbers in (0, 1)."""
-    try:
-        fractions = tuple(fractions)
-    except TypeError:
-        raise ValueError(f"`{name}` must be a sequence of numbers in (0, 1). Received: {name}={fractions!r}") from None
-    for f in fractions:
-        try:
-            check_number(f, name, low=0.0, high=1.0, low_open=True, high_open=True)
-        except ValueError:
-            raise ValueError(
-                f"`{name}` must hold fractions of the run in (0, 1). Received: {name}={fractions!r}"
-            ) from None
-    if list(fractions) != sorted(set(fractions)):
-        raise ValueError(f"`{name}` must be strictly increasing. Received: {name}={fractions!r}")
-    return tuple(float(f) for f in fractions)
 
 
 def relative_milestones(fractions, epochs):

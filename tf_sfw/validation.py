@@ -18,6 +18,8 @@ __all__ = [
     "check_choice",
     "check_fraction",
     "check_int",
+    "check_milestones",
+    "check_milestones_frac",
     "check_number",
     "check_positive_int",
     "check_positive_number",
@@ -99,3 +101,38 @@ def check_choice(value, name, choices):
     if value not in tuple(choices):
         raise ValueError(f"`{name}` must be one of {tuple(choices)}. {received(name, value)}")
     return value
+
+
+def check_milestones(milestones, name="milestones"):
+    """Return ``milestones`` as a tuple of strictly increasing 1-based epochs >= 2."""
+    try:
+        milestones = tuple(milestones)
+    except TypeError:
+        raise ValueError(f"`{name}` must be a sequence of ints. Received: {name}={milestones!r}") from None
+    for m in milestones:
+        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 2:
+            raise ValueError(
+                f"`{name}` must hold 1-based epoch numbers >= 2 (epoch 1 starts at the initial rate). "
+                f"Received: {name}={milestones!r}"
+            )
+    if list(milestones) != sorted(set(milestones)):
+        raise ValueError(f"`{name}` must be strictly increasing. Received: {name}={milestones!r}")
+    return tuple(int(m) for m in milestones)
+
+
+def check_milestones_frac(fractions, name="milestones_frac"):
+    """Return ``fractions`` as a tuple of strictly increasing numbers in (0, 1)."""
+    try:
+        fractions = tuple(fractions)
+    except TypeError:
+        raise ValueError(f"`{name}` must be a sequence of numbers in (0, 1). Received: {name}={fractions!r}") from None
+    for f in fractions:
+        try:
+            check_number(f, name, low=0.0, high=1.0, low_open=True, high_open=True)
+        except ValueError:
+            raise ValueError(
+                f"`{name}` must hold fractions of the run in (0, 1). Received: {name}={fractions!r}"
+            ) from None
+    if list(fractions) != sorted(set(fractions)):
+        raise ValueError(f"`{name}` must be strictly increasing. Received: {name}={fractions!r}")
+    return tuple(float(f) for f in fractions)

@@ -32,6 +32,7 @@ __all__ = [
     "CommandError",
     "add_common_arguments",
     "add_data_arguments",
+    "add_keras_arguments",
     "add_scope_arguments",
     "check_output_dir",
     "dataset_of_model",
@@ -47,6 +48,8 @@ __all__ = [
     "quiet_tensorflow",
     "resolve_dataset",
     "run_command",
+    "select_keras",
+    "refuse_for_keras3",
     "write_json",
 ]
 
@@ -182,6 +185,82 @@ def add_common_arguments(parser):
         "--debug", action="store_true",
         help="show TensorFlow's C++ log lines and full Python tracebacks (also: set TF_CPP_MIN_LOG_LEVEL yourself)",
     )
+
+
+#: ``--backend`` choices of ``--keras 3`` and the package each needs.
+KERAS3_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def add_keras_arguments(parser):
+    """``--keras {2,3}`` and ``--backend`` (Keras 3 only)."""
+    parser.add_argument(
+        "--keras", type=int, choices=(2, 3), default=2,
+        help="2: tf_keras (the tfmot-compatible path); 3: Keras 3 (`import keras`, tf_sfw.keras3) on --backend",
+    )
+    parser.add_argument(
+        "--backend", choices=tuple(KERAS3_BACKENDS), default=None,
+        help="Keras 3 backend, with --keras 3 (default: $KERAS_BACKEND, else tensorflow); set before Keras is imported",
+    )
+
+
+def select_keras(args):
+    """Checks ``--keras``/``--backend``; under ``--keras 3`` sets ``KERAS_BACKEND`` before Keras 3 is
+    first imported and returns the backend (None under ``--keras 2``).
+
+    Raises:
+        UsageError: ``--backend`` without ``--keras 3``.
+        CommandError: the backend's package is not installed, or Keras 3 was already imported
+            in this process with another backend.
+    """
+    if getattr(args, "keras", 2) != 3:
+        if getattr(args, "backend", None) is not None:
+            raise UsageError(f"`--backend` needs `--keras 3`. {validation.received('--backend', args.backend)}")
+        return None
+    backend = args.backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    if backend not in KERAS3_BACKENDS:
+        raise UsageError(f"`--backend` must be one of {tuple(KERAS3_BACKENDS)}. {validation.received('--backend', backend)}")
+    import importlib.util
+
+    if importlib.util.find_spec(KERAS3_BACKENDS[backend]) is None:
+        raise CommandError(f"`--backend {backend}` needs the {KERAS3_BACKENDS[backend]!r} package, which is not installed "
+                           f"(pip install {KERAS3_BACKENDS[backend]}). {validation.received('--backend', backend)}")
+    loaded = sys.modules.get("keras")
+    if loaded is not None and hasattr(loaded, "backend") and loaded.backend.backend() != backend:
+        raise CommandError(f"Keras 3 is already imported in this process with the {loaded.backend.backend()!r} backend; "
+                           f"`--backend {backend}` needs a fresh process.")
+    os.environ["KERAS_BACKEND"] = backend
+    if backend == "tensorflow":
+        quiet_tensorflow(getattr(args, "debug", False))
+    elif "tensorflow" not in sys.modules:
+        _keep_tensorflow_out_of_keras()
+    return backend
+
+
+def _keep_tensorflow_out_of_keras():
+    """Under the JAX and PyTorch backends, tells Keras 3 that TensorFlow is not installed.
+
+    Keras 3 imports TensorFlow whenever it is installed, whatever the backend, to check for
+    ``tf.TensorShape`` objects when it serializes a model and to seed TensorFlow in
+    ``set_random_seed``; the commands feed NumPy arrays only, so they run as in an environment
+    without TensorFlow. (Keras' private lazy-module flag; left alone if Keras changes it.)
+    """
+    try:
+        from keras.src.utils import module_utils
+
+        if getattr(module_utils.tensorflow, "_available", True) is None:
+            module_utils.tensorflow._available = False
+    except (ImportError, AttributeError):  # another Keras layout: TensorFlow may be imported, harmlessly
+        pass
+
+
+def refuse_for_keras3(args, flags):
+    """UsageError naming the first of ``flags`` (``{"--flag": is_set}``) set under ``--keras 3``."""
+    for flag, is_set in flags.items():
+        if is_set:
+            value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+            shown = "" if value is True or value is None else f" {value}"
+            raise UsageError(f"`{flag}` is not supported with `--keras 3` (the tf_keras path, --keras 2, has it). "
+                             f"Received: {flag}{shown}")
 
 
 def add_data_arguments(parser):

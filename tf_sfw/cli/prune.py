@@ -20,6 +20,7 @@ from tf_sfw.cli._common import (
     HelpFormatter,
     add_common_arguments,
     add_data_arguments,
+    add_keras_arguments,
     add_scope_arguments,
     check_model_input,
     check_output_dir,
@@ -34,6 +35,7 @@ from tf_sfw.cli._common import (
     quiet_tensorflow,
     resolve_dataset,
     run_command,
+    select_keras,
     write_json,
 )
 
@@ -68,12 +70,18 @@ def add_parser(subparsers):
     parser.add_argument("--out", required=True, help="output folder (created)")
     add_scope_arguments(parser)
     add_data_arguments(parser)
+    add_keras_arguments(parser)
     add_common_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
 
 def _run(args):
+    if args.keras == 3:
+        from tf_sfw.cli.keras3 import run_prune
+
+        return run_prune(args)
+    select_keras(args)  # --backend needs --keras 3
     sparsity = parse_sparsity(args.sparsity)
     need_data = not args.no_eval or args.retrain_epochs > 0
     dataset = resolve_dataset(args) if need_data else (args.dataset or dataset_of_model(args.model)[0])

@@ -19,6 +19,7 @@ from tf_sfw.cli._common import (
     HelpFormatter,
     add_common_arguments,
     add_data_arguments,
+    add_keras_arguments,
     add_scope_arguments,
     check_model_input,
     check_output_dir,
@@ -30,6 +31,7 @@ from tf_sfw.cli._common import (
     quiet_tensorflow,
     resolve_dataset,
     run_command,
+    select_keras,
     write_json,
 )
 
@@ -51,12 +53,18 @@ def add_parser(subparsers):
     parser.add_argument("--out", required=True, help="output folder (created)")
     add_scope_arguments(parser)
     add_data_arguments(parser)
+    add_keras_arguments(parser)
     add_common_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
 
 def _run(args):
+    if args.keras == 3:
+        from tf_sfw.cli.keras3 import run_sweep
+
+        return run_sweep(args)
+    select_keras(args)  # --backend needs --keras 3
     sparsities = parse_sparsities(args.sparsities)
     dataset = resolve_dataset(args)
     out = check_output_dir(args.out, "--out")

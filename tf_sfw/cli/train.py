@@ -14,12 +14,16 @@ from tf_sfw.cli._common import (
     HelpFormatter,
     UsageError,
     add_common_arguments,
+    add_keras_arguments,
     check_output_dir,
     float_type,
     int_type,
     quiet_tensorflow,
     run_command,
+    select_keras,
 )
+from tf_sfw.recipe_math import CONSTRAIN as RECIPE_CONSTRAIN
+from tf_sfw.recipe_math import DEFAULTS as RECIPE_DEFAULTS
 
 __all__ = ["add_parser", "run", "config_from_args", "default_learning_rate"]
 
@@ -29,7 +33,7 @@ MODELS = ("mnist_cnn", "simple_cnn", "resnet18", "resnet18_tiny_imagenet", "vgg1
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "tiny_imagenet")
 OPTIMIZERS = ("sfw", "sgd")
 CONSTRAINTS = ("k_sparse", "k_support", "l1", "l2", "linf", "unconstrained", "group_k_sparse", "group_k_support", "nm")
-SCHEDULES = ("paper", "step", "loss_average", "constant")
+SCHEDULES = ("recipe", "paper", "step", "loss_average", "constant")
 RESCALES = ("gradient", "diameter", "none")
 MODES = ("initialization", "radius", "diameter")
 
@@ -50,11 +54,15 @@ def default_learning_rate(optimizer, rescale):
 
 
 DESCRIPTION = """\
-Train a network with Stochastic Frank-Wolfe in K-sparse polytopes. The defaults are the paper's
-setting (Miao et al., ICLR 2022, "Learning Pruning-Friendly Networks via Frank-Wolfe"): 180 epochs,
-batch 128, lr 1.0 with gradient rescaling, momentum 0.9, tau 15, K = max(10, 5% of each variable's
-size), lr divided by 10 after 1/3 and 2/3 of the run (epochs 61 and 121 of 180) plus the
-loss-average rule. Pass --epochs for a shorter run.
+Train a network with Stochastic Frank-Wolfe in K-sparse polytopes or K-support norm balls (Miao
+et al., ICLR 2022, "Learning Pruning-Friendly Networks via Frank-Wolfe"). The defaults are the
+recipe of tf_sfw.recipe, chosen on held-out training data: 180 epochs, batch 128, lr 1.0 with
+gradient rescaling, momentum 0.9, the kernels in K-support norm balls with tau 15 and K = max(10,
+5% of each variable's size), biases and BatchNorm unconstrained (SGD at --unconstrained-lr 0.5),
+and --schedule recipe: a linear lr warm-up over the first 2% of the steps, then lr divided by 10
+after 60% and 85% of the steps, whatever the run's length. The paper's setting: --constraint
+k_sparse --constrain all --schedule paper (lr divided by 10 after 1/3 and 2/3 of the run, epochs 61
+and 121 of 180, plus the loss-average rule). Pass --epochs for a shorter run.
 
 Writes OUT/config.json, OUT/model.keras, OUT/metrics.json and OUT/log.csv (and TensorBoard logs in
 OUT/logs when the tensorboard package is installed). While the run is in progress OUT/backup/ holds
@@ -92,7 +100,7 @@ def add_parser(subparsers):
                    help="momentum, in [0, 1)")
     p.add_argument("--rescale", choices=RESCALES, default="gradient",
                    help="SFW step size: lr times |m|/|theta - v| (gradient), 1/diameter (diameter) or 1 (none)")
-    p.add_argument("--constraint", choices=CONSTRAINTS, default="k_sparse",
+    p.add_argument("--constraint", choices=CONSTRAINTS, default=RECIPE_DEFAULTS["ball"],
                    help="SFW constraint set of each variable (group_*: over output filters/units, K counted in "
                    "groups; nm: at most N of every M consecutive input weights)")
     p.add_argument("--k", type=positive("--k"), default=10, help="top-K sets: the minimum K")
@@ -108,17 +116,27 @@ def add_parser(subparsers):
                    help="variables (re.search on names) trained by SGD; repeatable (default: none)")
     p.add_argument("--unconstrained-bn", action="store_true", help="leave BatchNorm gamma/beta unconstrained")
     p.add_argument("--unconstrained-lr", dest="unconstrained_learning_rate", type=float_type("--unconstrained-lr", low=0.0),
-                   default=0.01, metavar="LR",
-                   help="momentum-SGD learning rate of --unconstrained / --unconstrained-bn variables")
+                   default=RECIPE_DEFAULTS["unconstrained_learning_rate"], metavar="LR",
+                   help="momentum-SGD learning rate of --unconstrained / --unconstrained-bn / --constrain kernels "
+                   "variables (same schedule shape as --lr)")
     p.add_argument("--weight-decay", type=float_type("--weight-decay", low=0.0), default=None,
                    help="decoupled weight decay (default: 0, the paper's setting)")
-    p.add_argument("--schedule", choices=SCHEDULES, default="paper", help="learning-rate schedule")
+    p.add_argument("--schedule", choices=SCHEDULES, default="recipe",
+                   help="learning-rate schedule: recipe (per step: --warmup, then x --decay-factor at 60%% and 85%% "
+                   "of the steps), paper (epoch step decay at 1/3 and 2/3 + loss-average rule), step, loss_average, "
+                   "constant")
     p.add_argument("--milestones", type=int_type("--milestones", minimum=2), nargs="*", default=None,
                    metavar="EPOCH", help="1-based epochs at whose start lr is multiplied by --decay-factor, for "
-                   "--schedule paper and step (default: at 1/3 and 2/3 of the run, i.e. 61 121 of 180 epochs; "
+                   "--schedule recipe, paper and step (default: recipe at 60%% and 85%% of the steps; paper and "
+                   "step at 1/3 and 2/3 of the run, i.e. 61 121 of 180 epochs; "
                    "the flag without values: no step decay)")
     p.add_argument("--decay-factor", type=float_type("--decay-factor", low=0.0, high=1.0, low_open=True), default=0.1,
                    help="learning-rate multiplier at each milestone, in (0, 1]")
+    p.add_argument("--warmup", type=float_type("--warmup", low=0.0, high=1.0, high_open=True),
+                   default=RECIPE_DEFAULTS["warmup"], metavar="FRAC",
+                   help="--schedule recipe: linear lr warm-up over this fraction of the steps, in [0, 1)")
+    p.add_argument("--constrain", choices=RECIPE_CONSTRAIN, default=RECIPE_DEFAULTS["constrain"],
+                   help="sfw: variables in a set: all, or kernels only (the rest trained by SGD at --unconstrained-lr)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random crop + flip (default: on for cifar10 and tiny_imagenet, off otherwise)")
     p.add_argument("--subset", type=positive("--subset"), default=None, metavar="N",
@@ -137,6 +155,7 @@ def add_parser(subparsers):
                    help="SFW-Init iterations")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2,
                    help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
+    add_keras_arguments(p)
     add_common_arguments(p)
     p.set_defaults(command="train")
     return p
@@ -190,6 +209,8 @@ def config_from_args(args):
         weight_decay=args.weight_decay,
         schedule=args.schedule,
         milestones=None if args.milestones is None else tuple(args.milestones),
+        warmup=args.warmup,
+        constrain=args.constrain,
         decay_factor=args.decay_factor,
         augment=args.augment,
         subset=args.subset,
@@ -238,6 +259,11 @@ def _remove_failed_output(created):
 
 
 def _run(args):
+    if args.keras == 3:
+        from tf_sfw.cli.keras3 import run_train
+
+        return run_train(args, sys.modules[__name__])  # this module's helpers (no import cycle)
+    select_keras(args)  # --backend needs --keras 3
     _check_combinations(args)
     out = check_output_dir(args.out, "--out")
     # TensorFlow (without its C++ log lines) and the modules that use it are imported only now,

@@ -24,5 +24,13 @@ __all__ = _lazy.install(
         "expected_init_norm": ("tf_sfw.keras3.constraints", "expected_init_norm"),
         "constraints": ("tf_sfw.keras3.constraints", None),
         "optimizers": ("tf_sfw.keras3.optimizers", None),
+        "sfw_recipe": ("tf_sfw.keras3.recipe", "sfw_recipe"),
+        "RecipeSchedule": ("tf_sfw.keras3.recipe", "RecipeSchedule"),
+        "recipe": ("tf_sfw.keras3.recipe", None),
+        "models": ("tf_sfw.keras3.models", None),
+        "training": ("tf_sfw.keras3.training", None),
+        "pruning": ("tf_sfw.keras3.pruning", None),
+        "PowerDecay": ("tf_sfw.keras3.schedules", "PowerDecay"),
+        "AveragingMomentum": ("tf_sfw.keras3.schedules", "AveragingMomentum"),
     },
 )

@@ -7,7 +7,8 @@ selection and the tie rule written once in the shared modules run on every Keras
 Two forms differ from the TensorFlow namespace, with the same values:
 
 * ``histogram`` is a segment sum (``keras.ops.bincount`` has a data-dependent shape and
-  does not compile under JAX); out-of-range values go to one extra, dropped, bin.
+  does not compile under JAX; the eager PyTorch backend uses it, with values clipped so that
+  its length is static); out-of-range values go to one extra, dropped, bin.
 * ``in_xla_context`` is always True: Keras 3 steps are compiled (XLA under JAX), where one
   fused formula beats a branch (see `tf_sfw.lmo.k_sparse_lmo`).
 """
@@ -33,6 +34,7 @@ equal = _k.equal
 zeros_like = _k.zeros_like
 convert_to_tensor = _k.convert_to_tensor
 sqrt = _k.sqrt
+cos = _k.cos
 square = _k.square
 pow = _k.power  # noqa: A001
 minimum = _k.minimum
@@ -78,7 +80,10 @@ def constant(value, dtype=None):
 
 
 def reduce_sum(x, axis=None, keepdims=False):
-    return _k.sum(x, axis=axis, keepdims=keepdims)
+    total = _k.sum(x, axis=axis, keepdims=keepdims)
+    if keepdims and axis is None:  # the PyTorch backend drops keepdims for a full reduction
+        total = _k.reshape(total, [1] * len(x.shape))
+    return total
 
 
 def reduce_min(x):
@@ -125,7 +130,10 @@ def bitcast(x, dtype):
 def histogram(values, size):
     """int32 counts of each int32 value in ``[0, size)``; values ``>= size`` are ignored."""
     ids = _k.minimum(values, size)  # values are >= 0; out-of-range ones go to bin `size`
-    counts = _k.segment_sum(_k.ones_like(ids), ids, num_segments=size + 1)
+    if keras.backend.backend() == "torch":  # eager: torch.bincount, of static length size + 1 here
+        counts = _k.bincount(ids, minlength=size + 1)
+    else:
+        counts = _k.segment_sum(_k.ones_like(ids), ids, num_segments=size + 1)
     return _k.cast(counts[:size], "int32")
 
 

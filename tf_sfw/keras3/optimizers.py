@@ -5,7 +5,7 @@ import contextlib
 import keras
 from keras import ops as kops
 
-from tf_sfw import fw
+from tf_sfw import fw, recipe_math
 from tf_sfw import selection as selection_lib
 from tf_sfw.keras3 import _ops
 from tf_sfw.keras3 import constraints as constraints_lib
@@ -38,7 +38,8 @@ class SFW(keras.optimizers.Optimizer):
 
     Args:
         learning_rate, momentum, rescale, selection, unconstrained_learning_rate: as for
-            `tf_sfw.SFW` (same validation).
+            `tf_sfw.SFW` (same validation; ``momentum`` may be a schedule :math:`\mu_t`, e.g.
+            `tf_sfw.keras3.AveragingMomentum` for one-shot Frank-Wolfe).
         constraints: `tf_sfw.keras3.VariableConstraints` (from
             `tf_sfw.keras3.constraints_for_model`) or one `tf_sfw.keras3` constraint with
             mode "radius" or "diameter" for every variable.
@@ -54,7 +55,7 @@ class SFW(keras.optimizers.Optimizer):
         rescale="gradient",
         constraints=None,
         selection=selection_lib.DEFAULT_SELECTION,
-        unconstrained_learning_rate=0.01,
+        unconstrained_learning_rate=recipe_math.DEFAULTS["unconstrained_learning_rate"],
         jit_compile=True,
         name="SFW",
         **kwargs,
@@ -65,7 +66,7 @@ class SFW(keras.optimizers.Optimizer):
         )
         constraints = constraints_lib.check_constraints(constraints)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.momentum = float(momentum)
+        self.momentum = momentum if isinstance(momentum, _SCHEDULE) else float(momentum)
         self.rescale = rescale
         self.constraints = constraints
         self.selection = selection
@@ -98,7 +99,10 @@ class SFW(keras.optimizers.Optimizer):
         m = self._momentums[index]
         dtype = variable.dtype
         gradient = kops.cast(gradient, dtype)
-        mu = kops.where(kops.equal(self.iterations, 0), kops.zeros([], dtype), kops.cast(self.momentum, dtype))
+        if isinstance(self.momentum, _SCHEDULE):  # mu_t at every step (one-shot FW: 1 - rho_t)
+            mu = kops.cast(self.momentum(self.iterations), dtype)
+        else:
+            mu = kops.where(kops.equal(self.iterations, 0), kops.zeros([], dtype), kops.cast(self.momentum, dtype))
         momentum = fw.momentum_average(kops.convert_to_tensor(m), gradient, mu)
         self.assign(m, momentum)
         if not constraint.is_constrained:
@@ -116,7 +120,11 @@ class SFW(keras.optimizers.Optimizer):
         config = super().get_config()
         config.update(
             {
-                "momentum": self.momentum,
+                "momentum": (
+                    keras.optimizers.schedules.serialize(self.momentum)
+                    if isinstance(self.momentum, _SCHEDULE)
+                    else self.momentum
+                ),
                 "rescale": self.rescale,
                 "constraints": keras.saving.serialize_keras_object(self.constraints),
                 "selection": self.selection,
@@ -133,10 +141,9 @@ class SFW(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        if isinstance(config.get("unconstrained_learning_rate"), dict):
-            config["unconstrained_learning_rate"] = keras.optimizers.schedules.deserialize(
-                config["unconstrained_learning_rate"], custom_objects=custom_objects
-            )
+        for key in ("momentum", "unconstrained_learning_rate"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.optimizers.schedules.deserialize(config[key], custom_objects=custom_objects)
         return super().from_config(config, custom_objects=custom_objects)
 
 

@@ -1,19 +1,19 @@
-"""Small convolutional networks: the MNIST CNN of seed 003 and the LeNet-style CIFAR net of seed 000.
+"""Small convolutional networks (tf_keras): the MNIST CNN and the LeNet-style CIFAR net.
 
 Both builders return functional, uncompiled :class:`keras.Model` objects whose
 layer names are fixed (so pruning masks keyed by ``"<layer>/<weight>"`` are
-stable between runs).
+stable between runs). The layer graphs are those of `tf_sfw.models.graphs`, shared with
+`tf_sfw.keras3.models`.
 """
 
-from tf_sfw import validation
 from tf_sfw._keras import keras
-from tf_sfw.models._common import check_classifier_activation, check_input_shape, check_num_classes
+from tf_sfw.models import graphs
 
 __all__ = ["mnist_cnn", "simple_cnn"]
 
 
 def mnist_cnn(input_shape=(28, 28, 1), num_classes=10, dropout=0.5, classifier_activation="softmax", name="mnist_cnn"):
-    """The MNIST CNN of seed 003 (SPEC §6).
+    """The MNIST CNN of the one-shot pruning experiments (Miao et al., ICLR 2022).
 
     ``Conv(32, 3x3, ReLU) -> MaxPool 2 -> Conv(64, 3x3, ReLU) -> MaxPool 2 -> Flatten
     -> Dropout(0.5) -> Dense(num_classes, softmax)``.
@@ -31,23 +31,10 @@ def mnist_cnn(input_shape=(28, 28, 1), num_classes=10, dropout=0.5, classifier_a
     Returns:
         An uncompiled functional ``keras.Model``.
     """
-    input_shape = check_input_shape(input_shape)
-    check_num_classes(num_classes)
-    classifier_activation = check_classifier_activation(classifier_activation)
-    dropout = validation.check_fraction(dropout, "dropout")
-    inputs = keras.Input(shape=input_shape, name="input")
-    x = keras.layers.Conv2D(32, 3, activation="relu", name="conv2d")(inputs)
-    x = keras.layers.MaxPooling2D(2, name="max_pooling2d")(x)
-    x = keras.layers.Conv2D(64, 3, activation="relu", name="conv2d_1")(x)
-    x = keras.layers.MaxPooling2D(2, name="max_pooling2d_1")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, name="dense")(x)
-    return keras.Model(inputs, outputs, name=name)
-
+    return graphs.mnist_cnn(keras, input_shape, num_classes, dropout, classifier_activation, name)
 
 def simple_cnn(input_shape=(32, 32, 3), num_classes=10, classifier_activation="softmax", name="simple_cnn"):
-    """LeNet-style CIFAR network used by seed 000 (the PyTorch-tutorial "Net").
+    """LeNet-style CIFAR network (the PyTorch-tutorial "Net").
 
     ``Conv(6, 5x5, ReLU) -> MaxPool 2 -> Conv(16, 5x5, ReLU) -> MaxPool 2 -> Flatten
     -> Dense(120, ReLU) -> Dense(84, ReLU) -> Dense(num_classes)``.
@@ -67,16 +54,4 @@ def simple_cnn(input_shape=(32, 32, 3), num_classes=10, classifier_activation="s
     Returns:
         An uncompiled functional ``keras.Model``.
     """
-    input_shape = check_input_shape(input_shape, min_spatial=16)
-    check_num_classes(num_classes)
-    classifier_activation = check_classifier_activation(classifier_activation)
-    inputs = keras.Input(shape=input_shape, name="input")
-    x = keras.layers.Conv2D(6, 5, activation="relu", name="conv1")(inputs)
-    x = keras.layers.MaxPooling2D(2, name="pool1")(x)
-    x = keras.layers.Conv2D(16, 5, activation="relu", name="conv2")(x)
-    x = keras.layers.MaxPooling2D(2, name="pool2")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(120, activation="relu", name="fc1")(x)
-    x = keras.layers.Dense(84, activation="relu", name="fc2")(x)
-    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, name="fc3")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return graphs.simple_cnn(keras, input_shape, num_classes, classifier_activation, name)

@@ -23,50 +23,11 @@ width 0.25, 10 classes      32x32x1          701 178      703 578
 The trainable count equals PyTorch's ``ResNet18()`` of kuangliu/pytorch-cifar.
 """
 
-from tf_sfw import validation
 from tf_sfw._keras import keras
-from tf_sfw.models._common import check_classifier_activation, check_input_shape, check_num_classes
+from tf_sfw.models import graphs
+from tf_sfw.models.graphs import scaled_width
 
 __all__ = ["resnet18", "resnet18_tiny_imagenet", "scaled_width"]
-
-# PyTorch BatchNorm2d defaults: momentum 0.1 (Keras: 1 - 0.1) and eps 1e-5.
-_BN_MOMENTUM = 0.9
-_BN_EPSILON = 1e-5
-
-
-def scaled_width(filters, width):
-    """``max(1, round(width · filters))``: the filter count of a stage under a width multiplier."""
-    return max(1, int(round(width * filters)))
-
-
-def _bn(name):
-    return keras.layers.BatchNormalization(momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, name=name)
-
-
-def _conv(filters, kernel_size, strides, name, kernel_initializer):
-    return keras.layers.Conv2D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding="same",
-        use_bias=False,
-        kernel_initializer=kernel_initializer,
-        name=name,
-    )
-
-
-def _basic_block(x, filters, strides, prefix, kernel_initializer):
-    shortcut = x
-    y = _conv(filters, 3, strides, f"{prefix}_conv1", kernel_initializer)(x)
-    y = _bn(f"{prefix}_bn1")(y)
-    y = keras.layers.ReLU(name=f"{prefix}_relu1")(y)
-    y = _conv(filters, 3, 1, f"{prefix}_conv2", kernel_initializer)(y)
-    y = _bn(f"{prefix}_bn2")(y)
-    if strides != 1 or x.shape[-1] != filters:
-        shortcut = _conv(filters, 1, strides, f"{prefix}_shortcut_conv", kernel_initializer)(x)
-        shortcut = _bn(f"{prefix}_shortcut_bn")(shortcut)
-    y = keras.layers.Add(name=f"{prefix}_add")([y, shortcut])
-    return keras.layers.ReLU(name=f"{prefix}_relu2")(y)
 
 
 def resnet18(
@@ -97,22 +58,7 @@ def resnet18(
         An uncompiled functional ``keras.Model`` (11 173 962 trainable parameters for
         CIFAR-10).
     """
-    input_shape = check_input_shape(input_shape, min_spatial=8)
-    check_num_classes(num_classes)
-    classifier_activation = check_classifier_activation(classifier_activation)
-    width = validation.check_positive_number(width, "width")
-    inputs = keras.Input(shape=input_shape, name="input")
-    x = _conv(scaled_width(64, width), 3, 1, "conv1", kernel_initializer)(inputs)
-    x = _bn("bn1")(x)
-    x = keras.layers.ReLU(name="relu1")(x)
-    for stage, (filters, strides) in enumerate([(64, 1), (128, 2), (256, 2), (512, 2)], start=1):
-        filters = scaled_width(filters, width)
-        x = _basic_block(x, filters, strides, f"stage{stage}_block1", kernel_initializer)
-        x = _basic_block(x, filters, 1, f"stage{stage}_block2", kernel_initializer)
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, name="fc")(x)
-    return keras.Model(inputs, outputs, name=name)
-
+    return graphs.resnet18(keras, input_shape, num_classes, classifier_activation, kernel_initializer, width, name)
 
 def resnet18_tiny_imagenet(input_shape=(64, 64, 3), num_classes=200, **kwargs):
     """ResNet-18 for Tiny-ImageNet: the CIFAR architecture on 64x64 inputs, 200 classes.

@@ -34,6 +34,7 @@ import tempfile
 import numpy as np
 
 from tf_sfw._keras import keras
+from tf_sfw.pruning.batchnorm import reestimate_batchnorm
 from tf_sfw.pruning.export import export_model
 from tf_sfw.pruning.metrics import relative_latency
 from tf_sfw.pruning.structured import PRODUCERS, ChannelGraph, structured_plan
@@ -44,6 +45,7 @@ __all__ = [
     "shrink_model",
     "structured_prune",
     "structured_sweep",
+    "kept_widths",
     "model_flops",
     "saved_model_size",
     "structured_metrics",
@@ -152,16 +154,42 @@ def shrink_model(model, plan, name=None):
     return _shrink(graph, graph.read_weights(), plan, name)
 
 
-def structured_prune(model, fraction, mode="global", norm="l2", normalization="mean", name=None):
+def structured_prune(
+    model, fraction, mode="global", norm="l2", normalization="mean", name=None, reestimate_bn=None, bn_batches=None
+):
     """Removes ``fraction`` of the filters / units by norm and returns the shrunken model.
 
     See :func:`tf_sfw.pruning.structured.structured_plan` for ``fraction``, ``mode``,
     ``normalization``, and :func:`tf_sfw.pruning.structured.filter_scores` for ``norm``.
+
+    Removing channels shifts the statistics that every later BatchNorm layer sees, while its
+    moving mean and variance still describe the dense network. With ``reestimate_bn`` (a
+    calibration sample of training data: a dataset or iterable of batches ``x`` or
+    ``(x, y)``) the shrunken model's BatchNorm moving statistics are recomputed on
+    ``bn_batches`` of its batches (all when None) by forward passes only
+    (:func:`tf_sfw.pruning.batchnorm.reestimate_batchnorm`); no other weight changes.
     """
     graph = ChannelGraph(model)
     weights = graph.read_weights()
     plan = structured_plan(graph.filter_groups(weights, norm), fraction, mode, normalization)
-    return _shrink(graph, weights, plan, name)
+    shrunk = _shrink(graph, weights, plan, name)
+    if reestimate_bn is not None:
+        reestimate_batchnorm(shrunk, reestimate_bn, bn_batches)
+    return shrunk
+
+
+def kept_widths(model):
+    """``{layer name: output channels}`` of every Conv2D/Dense layer of ``model``: the
+    architecture a structured plan left (as recorded in :func:`structured_sweep` rows)."""
+    return _widths(ChannelGraph(model), {})
+
+
+def _widths(graph, plan):
+    kept = _resolve_plan(graph, plan)
+    return {
+        layer: int(kept[graph.find(space)].size) if graph.find(space) in kept else int(graph.sizes[graph.find(space)])
+        for layer, space in graph.producers.items()
+    }
 
 
 def _evaluate_row(shrunk, data, evaluate, batch_size):
@@ -185,6 +213,8 @@ def structured_sweep(
     data=None,
     evaluate=None,
     batch_size=256,
+    reestimate_bn=None,
+    bn_batches=None,
 ):
     """Structured pruning at several filter fractions without retraining.
 
@@ -198,13 +228,22 @@ def structured_sweep(
         mode, norm, normalization: As in :func:`structured_prune`.
         data: Optional ``(x, y)`` arrays or dataset: adds ``loss`` and ``accuracy``
             (:func:`tf_sfw.pruning.sweep.evaluate_classifier`).
-        evaluate: Optional ``callable(shrunk_model) -> mapping`` merged into each row.
+        evaluate: Optional ``callable(shrunk_model) -> mapping`` merged into each row
+            (called after the BatchNorm re-estimation, when there is one).
         batch_size: Evaluation batch size for array ``data``.
+        reestimate_bn: Optional calibration sample of training data (dataset or iterable of
+            batches) on which every shrunken model's BatchNorm moving statistics are
+            recomputed (:func:`tf_sfw.pruning.batchnorm.reestimate_batchnorm`, forward
+            passes only) after ``loss``/``accuracy`` are measured; adds ``bn_batches`` (batches
+            used, 0 for a model without BatchNorm) and, with ``data`` and BatchNorm layers,
+            ``bn_loss`` and ``bn_accuracy`` of the re-estimated model. Both accuracies are
+            thus recorded.
+        bn_batches: Batches of ``reestimate_bn`` to use (None: all).
 
     Returns:
         One dict per fraction: ``fraction``, ``channels`` (prunable channels in all),
-        ``kept_channels``, ``params`` (``count_params()``), ``flops``
-        (:func:`model_flops`), plus the evaluation entries.
+        ``kept_channels``, ``widths`` (:func:`kept_widths`), ``params`` (``count_params()``),
+        ``flops`` (:func:`model_flops`), plus the evaluation entries.
     """
     graph = ChannelGraph(model)
     weights = graph.read_weights()
@@ -215,9 +254,14 @@ def structured_sweep(
         plan = structured_plan(groups, fraction, mode, normalization)
         shrunk = _shrink(graph, weights, plan, None)
         kept = int(sum(len(plan[g.layers[0]]) for g in groups.values()))
-        row = {"fraction": float(fraction), "channels": total, "kept_channels": kept}
+        row = {"fraction": float(fraction), "channels": total, "kept_channels": kept, "widths": _widths(graph, plan)}
         row.update(params=int(shrunk.count_params()), flops=model_flops(shrunk))
-        row.update(_evaluate_row(shrunk, data, evaluate, batch_size))
+        row.update(_evaluate_row(shrunk, data, None, batch_size))
+        if reestimate_bn is not None:
+            row["bn_batches"] = reestimate_batchnorm(shrunk, reestimate_bn, bn_batches)
+            if row["bn_batches"] and data is not None:
+                row["bn_loss"], row["bn_accuracy"] = evaluate_classifier(shrunk, data, batch_size=batch_size)
+        row.update(_evaluate_row(shrunk, None, evaluate, batch_size))
         rows.append(row)
     return rows
 
@@ -268,7 +312,7 @@ def saved_model_size(model):
         return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(directory) for f in files)
 
 
-def structured_metrics(model, dense_model, batch_sizes=(1, 128), repeats=20, warmup=3, seed=0):
+def structured_metrics(model, dense_model, batch_sizes=(1, 128), repeats=20, warmup=3, seed=0, dense_sizes=None):
     """Size and speed of a shrunken ``model`` against the ``dense_model`` it came from.
 
     Args:
@@ -279,6 +323,10 @@ def structured_metrics(model, dense_model, batch_sizes=(1, 128), repeats=20, war
         repeats, warmup: Passed to :func:`tf_sfw.pruning.metrics.relative_latency`
             (the two models are timed alternately; medians).
         seed: Seed of the random inputs.
+        dense_sizes: Optional ``{"params": ..., "flops": ..., "saved_model_bytes": ...}`` of
+            ``dense_model`` measured before (e.g. ``dense_params``, ``dense_flops`` and
+            ``dense_saved_model_bytes`` of an earlier call), so that a sweep exports the dense
+            model once instead of once per fraction. Missing keys are measured.
 
     Returns:
         Dict with ``params``/``dense_params``/``params_ratio`` (``count_params()``),
@@ -288,10 +336,13 @@ def structured_metrics(model, dense_model, batch_sizes=(1, 128), repeats=20, war
         ``dense_latency_b{b}_s`` (seconds per example) and ``latency_ratio_b{b}``
         (shrunken / dense). Ratios are shrunken / dense.
     """
+    if dense_sizes is not None and not hasattr(dense_sizes, "items"):
+        raise ValueError(f"`dense_sizes` must be a mapping {{measure: value}} or None. Received: dense_sizes={dense_sizes!r:.200}")
+    known = dense_sizes or {}
     out = {}
     measures = (("params", lambda m: int(m.count_params())), ("flops", model_flops), ("saved_model_bytes", saved_model_size))
     for key, fn in measures:
-        out[key], out[f"dense_{key}"] = fn(model), fn(dense_model)
+        out[key], out[f"dense_{key}"] = fn(model), known[key] if key in known else fn(dense_model)
         out[f"{key.replace('_bytes', '')}_ratio"] = out[key] / out[f"dense_{key}"]
     rng = np.random.default_rng(seed)
     spec = dense_model.inputs[0]

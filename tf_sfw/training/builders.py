@@ -24,6 +24,7 @@ __all__ = [
     "RunData",
     "build_callbacks",
     "build_constraints",
+    "build_learning_rates",
     "build_optimizer",
     "build_schedules",
     "build_seeded_model",
@@ -73,6 +74,10 @@ def build_constraints(model, config, init_norms=None):
     overrides = {pattern: Unconstrained() for pattern in config.unconstrained}
     if config.unconstrained_bn:
         overrides[keras.layers.BatchNormalization] = Unconstrained()
+    if config.constrain == "kernels":
+        from tf_sfw.recipe_math import NON_KERNEL_PATTERN
+
+        overrides[NON_KERNEL_PATTERN] = Unconstrained()
     return constraints_for_model(model, default, overrides=overrides or None, init_norms=init_norms)
 
 
@@ -86,7 +91,35 @@ def _structured_constraint(config):
     return group_set(k=config.k, k_frac=config.k_frac, mode=config.mode, value=config.value)
 
 
-def build_optimizer(model, config, init_norms=None):
+def build_learning_rates(config, total_steps=None):
+    """``(learning_rate, unconstrained_learning_rate)`` of ``config``.
+
+    Under ``schedule="recipe"`` both are `tf_sfw.recipe.lr_schedule` schedules of the same
+    shape over ``total_steps`` optimizer steps (the recipe's schedule family, step decay:
+    linear warm-up over ``config.warmup`` of them, then ×``decay_factor`` at the fractions
+    ``milestones_frac``, or at the absolute epochs ``milestones``); otherwise, or without
+    ``total_steps`` (the caller then drives the rate itself), the two floats (epoch schedules
+    are callbacks, :func:`build_schedules`).
+    """
+    config = _as_config(config)
+    if config.schedule != "recipe" or total_steps is None:
+        return config.learning_rate, config.unconstrained_learning_rate
+    from tf_sfw.recipe import lr_schedule
+    from tf_sfw.recipe_math import DEFAULTS, milestones_from_epochs
+    from tf_sfw.validation import check_positive_int
+
+    total_steps = check_positive_int(total_steps, "total_steps")
+    fractions = config.milestones_frac
+    if config.milestones is not None:
+        fractions = milestones_from_epochs(config.milestones, config.epochs)
+    rates = []
+    for lr in (config.learning_rate, config.unconstrained_learning_rate):
+        schedule = lr_schedule(lr, total_steps, DEFAULTS["schedule"], fractions, config.decay_factor, config.warmup)
+        rates.append(schedule if lr > 0 else lr)
+    return tuple(rates)
+
+
+def build_optimizer(model, config, init_norms=None, total_steps=None):
     """The optimizer of ``config``: ``tf_sfw.SFW`` with per-variable constraints, or momentum SGD.
 
     Args:
@@ -94,20 +127,23 @@ def build_optimizer(model, config, init_norms=None):
         config: A :class:`TrainConfig`, or a dict of some of its fields (the rest default),
             e.g. ``{"optimizer": "sgd", "learning_rate": 0.05}``.
         init_norms: See :func:`build_constraints`.
+        total_steps: Optimizer steps of the run (``epochs * steps_per_epoch``), over which
+            ``schedule="recipe"`` spans (:func:`build_learning_rates`); None: plain rates.
     """
     config = _as_config(config)
+    learning_rate, unconstrained_learning_rate = build_learning_rates(config, total_steps)
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(
-            learning_rate=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay
+            learning_rate=learning_rate, momentum=config.momentum, weight_decay=config.weight_decay
         )
     from tf_sfw.optimizers import SFW
 
     return SFW(
-        learning_rate=config.learning_rate,
+        learning_rate=learning_rate,
         momentum=config.momentum,
         rescale=None if config.rescale == "none" else config.rescale,
         constraints=build_constraints(model, config, init_norms=init_norms),
-        unconstrained_learning_rate=config.unconstrained_learning_rate,
+        unconstrained_learning_rate=unconstrained_learning_rate,
         weight_decay=config.weight_decay,
     )
 

@@ -18,6 +18,15 @@ from tf_sfw.training.errors import TrainingDivergedError
 __all__ = ["DivergenceGuard", "RunHistory", "tensorboard_available", "tensorboard_callback"]
 
 
+def current_learning_rate(optimizer):
+    """The learning rate of the optimizer's last step: a schedule (``schedule="recipe"``) is
+    evaluated at ``iterations - 1``; a float rate is read as epoch callbacks set it."""
+    lr = getattr(optimizer, "_learning_rate", None)
+    if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
+        return float(lr(max(0, int(optimizer.iterations.numpy()) - 1)))
+    return get_learning_rate(optimizer)
+
+
 def _number(value):
     try:
         return float(value)
@@ -71,7 +80,7 @@ class RunHistory(keras.callbacks.Callback):
                 if key in logs:
                     logs[key] = combine_partial_mean(carried, count, float(logs[key]), self._seen)
         if "lr" not in logs:
-            logs["lr"] = get_learning_rate(self.model.optimizer)
+            logs["lr"] = current_learning_rate(self.model.optimizer)
         for key, value in logs.items():
             value = _number(value)
             if value is not None:
@@ -147,7 +156,7 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     def _fail(self, batch, loss, why):
         self.model.stop_training = True
-        lr = get_learning_rate(self.model.optimizer)
+        lr = current_learning_rate(self.model.optimizer)
         epoch = getattr(self, "_epoch", 0) + 1
         setting = f" ({self.description})" if self.description else ""
         raise TrainingDivergedError(

@@ -7,13 +7,22 @@ when a config is created), so that command-line front ends can use it cheaply.
 import dataclasses
 import re
 
-from tf_sfw.validation import check_choice, check_int, check_number, check_positive_int, check_positive_number
+from tf_sfw import recipe_math
+from tf_sfw.validation import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_positive_number,
+)
 
-__all__ = ["CONSTRAINTS", "MODES", "OPTIMIZERS", "RESCALES", "SCHEDULES", "TrainConfig"]
+__all__ = ["CONSTRAIN", "CONSTRAINTS", "MODES", "OPTIMIZERS", "RESCALES", "SCHEDULES", "TrainConfig"]
 
 OPTIMIZERS = ("sfw", "sgd")
 CONSTRAINTS = ("k_sparse", "k_support", "l1", "l2", "linf", "unconstrained", "group_k_sparse", "group_k_support", "nm")
-SCHEDULES = ("paper", "step", "loss_average", "constant")
+SCHEDULES = ("recipe", "paper", "step", "loss_average", "constant")
+CONSTRAIN = recipe_math.CONSTRAIN
 RESCALES = ("gradient", "diameter", "none")
 MODES = ("initialization", "radius", "diameter")
 
@@ -22,16 +31,22 @@ MODES = ("initialization", "radius", "diameter")
 # 180 (Miao et al., ICLR 2022 "Learning Pruning-Friendly Networks via Frank-Wolfe") and scale
 # with the run length, so that short runs decay too.
 PAPER_MILESTONES_FRAC = (1 / 3, 2 / 3)
+_RECIPE = recipe_math.DEFAULTS
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Everything that defines a training run (defaults: the paper's setting).
+    """Everything that defines a training run (defaults: the recipe of `tf_sfw.recipe`).
 
-    Defaults follow Miao et al., ICLR 2022 "Learning Pruning-Friendly Networks via
-    Frank-Wolfe": SFW with learning rate 1.0, momentum 0.9, gradient rescaling, K-sparse
-    polytopes with K = max(10, 5% of n) and tau = 15, batch 128, 180 epochs, step decay /10 at
-    one and two thirds of the run plus the loss-average rule.
+    The optimizer follows Miao et al., ICLR 2022 "Learning Pruning-Friendly Networks via
+    Frank-Wolfe": SFW with learning rate 1.0, momentum 0.9, gradient rescaling, sets with
+    K = max(10, 5% of n) and tau = 15, batch 128, 180 epochs. The other defaults are the
+    recipe's (`tf_sfw.recipe_math.DEFAULTS`, chosen on held-out training data): the kernels in
+    K-support norm balls (``constraint="k_support"``, ``constrain="kernels"``), biases trained
+    by SGD at ``unconstrained_learning_rate``, and ``schedule="recipe"``, a per-step schedule
+    with a linear warm-up and step decay at fractions of the run's steps. The paper's setting:
+    ``constraint="k_sparse", constrain="all", schedule="paper"`` (step decay /10 at one and
+    two thirds of the run plus the loss-average rule).
 
     Attributes:
         model: Builder name in :data:`tf_sfw.models.MODELS`.
@@ -50,13 +65,25 @@ class TrainConfig:
         unconstrained: Regexes (``re.search`` on variable names) of variables trained by SGD
             instead, e.g. ``"bn"`` for BatchNorm.
         unconstrained_bn: Leave every BatchNormalization gamma/beta unconstrained.
+        constrain: ``"all"`` (every variable not made unconstrained above is in a set) or
+            ``"kernels"`` (only variables named ``*kernel``; biases, BatchNorm parameters and
+            the rest are trained by SGD at ``unconstrained_learning_rate``).
+        unconstrained_learning_rate: SFW's SGD rate of unconstrained variables (on the same
+            schedule shape as ``learning_rate`` under ``schedule="recipe"``).
         weight_decay: Decoupled weight decay (None = 0; the paper's SFW uses 0).
-        schedule: ``"paper"`` (step decay + loss rule), ``"step"``, ``"loss_average"``, ``"constant"``.
+        schedule: ``"recipe"`` (`tf_sfw.recipe.RecipeSchedule`: linear warm-up over ``warmup``
+            of the steps, then step decay at the fractions ``milestones_frac`` of the run's
+            optimizer steps), ``"paper"`` (epoch step decay + loss rule), ``"step"`` (epoch
+            step decay), ``"loss_average"``, ``"constant"``.
         milestones: Absolute 1-based epochs of the step decay. When given (not None) they are
-            used and ``milestones_frac`` is ignored; ``()`` disables the decay.
-        milestones_frac: Relative milestones in (0, 1): decay at the start of epoch
-            ``round(f * epochs) + 1`` (default 1/3, 2/3: epochs 61 and 121 of 180, as in the paper).
+            used and ``milestones_frac`` is ignored; ``()`` disables the decay. Under
+            ``"recipe"`` epoch ``e`` decays at step ``(e - 1) * steps_per_epoch``.
+        milestones_frac: Relative milestones in (0, 1); None (default) for the schedule's own:
+            the recipe's 0.6 and 0.85 of the steps for ``"recipe"``; for the epoch schedules
+            decay at the start of epoch ``round(f * epochs) + 1`` with 1/3, 2/3 (epochs 61 and
+            121 of 180, as in the paper).
         decay_factor: Multiplier of the step decay (paper: 0.1).
+        warmup: Fraction in [0, 1) of the steps with a linear lr warm-up (``"recipe"`` only).
         augment: Random crop + flip (None = on for cifar10/tiny_imagenet, off otherwise).
         subset: Train on a seeded random subset of this many examples.
         seed: Seed of initial weights, dropout, data order and augmentation.
@@ -83,24 +110,26 @@ class TrainConfig:
     epochs: int = 180
     batch_size: int = 128
     test_batch_size: int = 100
-    learning_rate: float = 1.0
-    momentum: float = 0.9
-    rescale: str = "gradient"
-    constraint: str = "k_sparse"
-    k: int = 10
-    k_frac: float = 0.05
+    learning_rate: float = _RECIPE["learning_rate"]
+    momentum: float = _RECIPE["momentum"]
+    rescale: str = _RECIPE["rescale"]
+    constraint: str = _RECIPE["ball"]
+    k: int = _RECIPE["k"]
+    k_frac: float = _RECIPE["k_frac"]
     mode: str = "initialization"
-    value: float = 15.0
+    value: float = _RECIPE["tau"]
     unconstrained: tuple = ()
     unconstrained_bn: bool = False
-    unconstrained_learning_rate: float = 0.01
+    constrain: str = _RECIPE["constrain"]
+    unconstrained_learning_rate: float = _RECIPE["unconstrained_learning_rate"]
     nm_n: int = 2
     nm_m: int = 4
     weight_decay: float = None
-    schedule: str = "paper"
+    schedule: str = "recipe"
     milestones: tuple = None
-    milestones_frac: tuple = PAPER_MILESTONES_FRAC
-    decay_factor: float = 0.1
+    milestones_frac: tuple = None
+    decay_factor: float = _RECIPE["factor"]
+    warmup: float = _RECIPE["warmup"]
     augment: bool = None
     subset: int = None
     seed: int = 0
@@ -119,6 +148,8 @@ class TrainConfig:
         self.unconstrained = tuple(self.unconstrained or ())
         if self.milestones is not None:
             self.milestones = tuple(self.milestones)
+        if self.milestones_frac is None:
+            self.milestones_frac = _RECIPE["milestones"] if self.schedule == "recipe" else PAPER_MILESTONES_FRAC
         self.milestones_frac = tuple(self.milestones_frac or ())
         self._check_choices()
         self._check_numbers()
@@ -141,7 +172,7 @@ class TrainConfig:
         from tf_sfw.models.registry import MODELS
 
         choices = {"model": tuple(MODELS), "dataset": DATASETS, "optimizer": OPTIMIZERS, "constraint": CONSTRAINTS,
-                   "schedule": SCHEDULES, "rescale": RESCALES, "mode": MODES}
+                   "schedule": SCHEDULES, "rescale": RESCALES, "mode": MODES, "constrain": CONSTRAIN}
         for name, allowed in choices.items():
             check_choice(getattr(self, name), name, allowed)
 
@@ -165,10 +196,11 @@ class TrainConfig:
         if self.divergence_factor is not None:
             check_number(self.divergence_factor, "divergence_factor", low=1.0, low_open=True)
         check_positive_number(self.decay_factor, "decay_factor")
+        check_fraction(self.warmup, "warmup")
         if self.decay_factor > 1:
             raise ValueError(f"`decay_factor` must be in (0, 1]. Received: decay_factor={self.decay_factor!r}")
         # Milestones are validated by the schedule itself (one definition of the rule).
-        from tf_sfw.schedules import check_milestones, check_milestones_frac
+        from tf_sfw.validation import check_milestones, check_milestones_frac
 
         if self.milestones is not None:
             check_milestones(self.milestones)

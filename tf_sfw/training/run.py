@@ -28,7 +28,6 @@ import numpy as np
 import tensorflow as tf
 
 from tf_sfw._keras import keras
-from tf_sfw.schedules import get_learning_rate
 from tf_sfw.training.builders import (
     _as_config,
     build_optimizer,
@@ -39,7 +38,13 @@ from tf_sfw.training.builders import (
     load_run_data,
     make_datasets,
 )
-from tf_sfw.training.callbacks import DivergenceGuard, RunHistory, tensorboard_available, tensorboard_callback
+from tf_sfw.training.callbacks import (
+    DivergenceGuard,
+    RunHistory,
+    current_learning_rate,
+    tensorboard_available,
+    tensorboard_callback,
+)
 from tf_sfw.training.errors import (
     NothingToResumeError,
     OutputDirError,
@@ -232,7 +237,8 @@ def _run(config, out, data, initial_step, strategy, chief, extra_callbacks, save
     train_ds, test_ds = make_datasets(config, data, initial_step)
     with strategy.scope():
         model = build_seeded_model(config, data.input_shape, data.num_classes)
-        model.compile(optimizer=build_optimizer(model, config), loss="sparse_categorical_crossentropy",
+        optimizer = build_optimizer(model, config, total_steps=config.epochs * data.steps_per_epoch)
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     callbacks, history = _callbacks(config, out, data, initial_step, chief, extra_callbacks)
     fit_start = time.time()
@@ -252,7 +258,7 @@ def _run(config, out, data, initial_step, strategy, chief, extra_callbacks, save
         "wall_time_s": time.time() - start_time,
         "fit_time_s": fit_time,
         "params": count_params(model),
-        "final_learning_rate": get_learning_rate(model.optimizer),
+        "final_learning_rate": current_learning_rate(model.optimizer),
         "history": history.history,
         "history_first_epoch": 1,
         "config": config.to_dict(),

@@ -1,0 +1,175 @@
+r"""The SFW training recipe's defaults and learning-rate formula, free of TensorFlow and Keras.
+
+Both Keras flavours build their recipe (`tf_sfw.recipe` for tf_keras, the Keras 3 one) from
+this module, so the chosen hyperparameters and the schedule formula exist once.
+
+Learning rate at optimizer step :math:`t` of a run of :math:`T` steps, initial rate
+:math:`\mathrm{lr}`:
+
+.. math::
+
+    \mathrm{lr}_t = \mathrm{base}(t)\cdot\min\bigl(1, (t + 1)/W\bigr), \qquad
+    W = \lfloor w\,T\rfloor
+
+(no warm-up factor when :math:`W = 0`), with ``base`` one of
+
+* ``"step"``: :math:`\mathrm{lr}\cdot\mathrm{factor}^{\#\{i:\ t \ge b_i\}}`,
+  :math:`b_i = \max(1, \lfloor m_i T\rfloor)` for the fractions :math:`m_i` of ``milestones``;
+* ``"cosine"``: :math:`\mathrm{lr}\cdot\tfrac12\bigl(1+\cos(\pi\min(t, T)/T)\bigr)`;
+* ``"constant"``: :math:`\mathrm{lr}`.
+
+Milestones are fractions of the run, in optimizer steps, so that the decay fires in short
+runs too. The linear warm-up keeps the first full-size SFW steps with gradient rescaling
+(which can move a variable most of the way to a vertex of its set) from throwing a freshly
+initialised network into a dead-ReLU state. The sets and step rule are those of Miao et al.
+(ICLR 2022, "Learning Pruning-Friendly Networks via Frank-Wolfe: One-Shot, Any-Sparsity, and
+No Retraining"); the schedule, warm-up and the other defaults in `DEFAULTS` were chosen on
+held-out training data (see the project's ``results/compare_pruning``).
+
+`learning_rate_at` is written over an op namespace ``ops`` (`tf_sfw.selection.get_ops`:
+TensorFlow by default, `tf_sfw.keras3._ops` for Keras 3), as the rest of the shared math.
+"""
+
+import math
+
+from tf_sfw import validation
+
+__all__ = [
+    "BALLS",
+    "BIAS_NORMS",
+    "CONSTRAIN",
+    "DEFAULTS",
+    "NON_KERNEL_PATTERN",
+    "SCHEDULES",
+    "check_schedule_arguments",
+    "learning_rate_at",
+    "milestone_steps",
+    "milestones_from_epochs",
+    "warmup_steps",
+    "warmup_factor",
+]
+
+SCHEDULES = ("step", "cosine", "constant")
+BALLS = ("k_sparse", "k_support")
+BIAS_NORMS = ("pytorch", "unit")
+#: Which variables the recipe puts in a set: every trainable variable, or conv/dense kernels
+#: only (biases, BatchNorm and the rest then trained by SGD at ``unconstrained_learning_rate``).
+CONSTRAIN = ("all", "kernels")
+#: ``constrain="kernels"``: variables whose name or layer path does NOT end in "kernel"
+#: (``re.search``, a ``:0`` suffix allowed) are the unconstrained ones.
+NON_KERNEL_PATTERN = r"^(?!.*kernel(:\d+)?$)"
+
+#: The recipe's defaults (`tf_sfw.recipe.sfw_recipe` and its Keras 3 twin).
+DEFAULTS = {
+    "learning_rate": 1.0,  # SFW step-size factor (with gradient rescaling, as in Miao et al.)
+    "momentum": 0.9,
+    "tau": 15.0,  # set radius relative to the expected initial norm
+    "k": 10,
+    "k_frac": 0.05,  # K = max(k, floor(k_frac * n)) per variable
+    "ball": "k_support",  # K-support norm ball of radius tau * E||theta_init||
+    "rescale": "gradient",
+    "schedule": "step",
+    "milestones": (0.6, 0.85),  # fractions of the run's optimizer steps
+    "factor": 0.1,  # lr multiplier at each milestone
+    "warmup": 0.02,  # fraction of the run with a linear warm-up
+    "bias_norm": "unit",  # how zero-initialised biases are sized (constrain="all" only)
+    "constrain": "kernels",  # biases (and BatchNorm) unconstrained, trained by SGD
+    # SGD rate of the unconstrained variables, on the same schedule shape; SFW's momentum buffer
+    # is an average, so 0.5 is heavy-ball SGD at 0.05 with momentum 0.9
+    "unconstrained_learning_rate": 0.5,
+}
+
+
+def check_schedule_arguments(learning_rate, total_steps, schedule, milestones, factor, warmup):
+    """Validates the schedule's arguments; returns them normalised (floats, int, tuple)."""
+    learning_rate = validation.check_positive_number(learning_rate, "learning_rate")
+    total_steps = validation.check_positive_int(total_steps, "total_steps")
+    validation.check_choice(schedule, "schedule", SCHEDULES)
+    try:
+        milestones = tuple(float(m) for m in milestones)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`milestones` must be increasing fractions in (0, 1). {validation.received('milestones', milestones)}"
+        ) from None
+    if any(not 0 < m < 1 for m in milestones) or list(milestones) != sorted(set(milestones)):
+        raise ValueError(
+            f"`milestones` must be increasing fractions in (0, 1). {validation.received('milestones', milestones)}"
+        )
+    factor = validation.check_number(factor, "factor", low=0.0, high=1.0, low_open=True)
+    warmup = validation.check_fraction(warmup, "warmup")
+    return learning_rate, total_steps, schedule, milestones, factor, warmup
+
+
+def milestone_steps(total_steps, milestones):
+    r"""The distinct decay steps :math:`b_i = \max(1, \lfloor m_i T\rfloor)`, increasing."""
+    return sorted({max(1, math.floor(m * total_steps)) for m in milestones})
+
+
+def milestones_from_epochs(milestones, epochs):
+    """Absolute 1-based decay epochs as fractions of the run, ``(e - 1) / epochs``; epochs
+    after the run's end, which never fire, are dropped."""
+    return tuple((e - 1) / epochs for e in milestones if e <= epochs)
+
+
+def warmup_steps(total_steps, warmup):
+    r"""Warm-up length :math:`W = \lfloor w\,T\rfloor` in steps (0: no warm-up)."""
+    return math.floor(warmup * total_steps)
+
+
+def warmup_factor(step, num_warmup_steps, ops=None):
+    r""":math:`\min\bigl(1, (t + 1)/W\bigr)` as a float32 scalar (``num_warmup_steps`` = W >= 1)."""
+    ops = _get_ops(ops)
+    t = ops.cast(step, ops.float32)
+    return ops.minimum(ops.constant(1.0, ops.float32), (t + 1.0) / float(num_warmup_steps))
+
+
+def learning_rate_at(
+    step,
+    learning_rate=DEFAULTS["learning_rate"],
+    total_steps=1,
+    schedule=DEFAULTS["schedule"],
+    milestones=DEFAULTS["milestones"],
+    factor=DEFAULTS["factor"],
+    warmup=DEFAULTS["warmup"],
+    ops=None,
+):
+    r"""The recipe's learning rate at optimizer step ``step`` (a float32 scalar tensor).
+
+    See the module docstring for the formula. Static control flow only (a fixed chain of
+    ``where`` over the milestones), so it runs inside compiled training steps.
+
+    Args:
+        step: Optimizer step :math:`t` (scalar tensor or int, counted from 0).
+        learning_rate: Initial rate (> 0).
+        total_steps: Number of optimizer steps :math:`T` of the run (>= 1).
+        schedule: One of `SCHEDULES`.
+        milestones: Increasing fractions in (0, 1) of the run (``"step"`` only).
+        factor: Multiplier at each milestone, in (0, 1] (``"step"`` only).
+        warmup: Fraction in [0, 1) of the run with a linear warm-up; 0 for none.
+        ops: Op namespace (default TensorFlow, `tf_sfw._tf_ops`; `tf_sfw.keras3._ops` for
+            Keras 3).
+    """
+    learning_rate, total_steps, schedule, milestones, factor, warmup = check_schedule_arguments(
+        learning_rate, total_steps, schedule, milestones, factor, warmup
+    )
+    ops = _get_ops(ops)
+    t = ops.cast(step, ops.float32)
+    if schedule == "cosine":
+        progress = ops.minimum(t, float(total_steps)) / float(total_steps)
+        rate = learning_rate * 0.5 * (1.0 + ops.cos(math.pi * progress))
+    else:
+        rate = ops.constant(learning_rate, ops.float32)
+        if schedule == "step":
+            for i, boundary in enumerate(milestone_steps(total_steps, milestones)):
+                decayed = ops.constant(learning_rate * factor ** (i + 1), ops.float32)
+                rate = ops.where(t >= float(boundary), decayed, rate)
+    num_warmup = warmup_steps(total_steps, warmup)
+    if num_warmup >= 1:
+        rate = rate * warmup_factor(t, num_warmup, ops)
+    return rate
+
+
+def _get_ops(ops):
+    from tf_sfw.selection import get_ops
+
+    return get_ops(ops)
