@@ -33,7 +33,6 @@ import numpy as np
 from tf_sfw import recipe_math
 from tf_sfw._keras import keras
 from tf_sfw.recipe_math import BALLS, BIAS_NORMS, CONSTRAIN, DEFAULTS, SCHEDULES
-from tf_sfw.validation import check_choice, check_positive_int, check_positive_number
 
 __all__ = [
     "BALLS",
@@ -50,48 +49,15 @@ __all__ = [
 
 
 @keras.saving.register_keras_serializable(package="tf_sfw")
-class RecipeSchedule(keras.optimizers.schedules.LearningRateSchedule):
+class RecipeSchedule(recipe_math.ScheduleBody, keras.optimizers.schedules.LearningRateSchedule):
     r"""The recipe's learning rate over a run of ``total_steps`` optimizer steps:
-    `tf_sfw.recipe_math.learning_rate_at` (step decay at fractions of the run, cosine or
-    constant, after an optional linear warm-up over a fraction of the steps).
+    `tf_sfw.recipe_math.learning_rate_at` over TensorFlow ops (step decay at fractions of the
+    run, cosine or constant, after an optional linear warm-up over a fraction of the steps).
 
     Args:
         learning_rate, total_steps, schedule, milestones, factor, warmup: See
             :func:`lr_schedule`.
     """
-
-    def __init__(
-        self,
-        learning_rate,
-        total_steps,
-        schedule=DEFAULTS["schedule"],
-        milestones=DEFAULTS["milestones"],
-        factor=DEFAULTS["factor"],
-        warmup=DEFAULTS["warmup"],
-    ):
-        (
-            self.learning_rate,
-            self.total_steps,
-            self.schedule,
-            self.milestones,
-            self.factor,
-            self.warmup,
-        ) = recipe_math.check_schedule_arguments(learning_rate, total_steps, schedule, milestones, factor, warmup)
-
-    def __call__(self, step):
-        return recipe_math.learning_rate_at(
-            step, self.learning_rate, self.total_steps, self.schedule, self.milestones, self.factor, self.warmup
-        )
-
-    def get_config(self):
-        return {
-            "learning_rate": self.learning_rate,
-            "total_steps": self.total_steps,
-            "schedule": self.schedule,
-            "milestones": list(self.milestones),
-            "factor": self.factor,
-            "warmup": self.warmup,
-        }
 
 
 @keras.saving.register_keras_serializable(package="tf_sfw")
@@ -151,24 +117,14 @@ def lr_schedule(
     W >= 1 (the formula: `tf_sfw.recipe_math.learning_rate_at`).
 
     Args:
-        learning_rate: Initial rate (> 0).
-        total_steps: Number of optimizer steps T of the run (>= 1).
-        schedule: One of `SCHEDULES`.
-        milestones: Increasing fractions in (0, 1) of the run (``"step"`` only).
-        factor: Multiplier at each milestone, in (0, 1] (``"step"`` only).
-        warmup: Fraction in [0, 1) of the run with a linear warm-up in front of the
-            schedule; 0 for none.
+        learning_rate, total_steps, schedule, milestones, factor, warmup: As
+            `tf_sfw.recipe_math.ScheduleBody` (``warmup`` defaults to 0 here: none).
 
     Returns:
         A `RecipeSchedule`, or the float ``learning_rate`` for ``"constant"`` without
         warm-up.
     """
-    learning_rate, total_steps, schedule, milestones, factor, warmup = recipe_math.check_schedule_arguments(
-        learning_rate, total_steps, schedule, milestones, factor, warmup
-    )
-    if schedule == "constant" and recipe_math.warmup_steps(total_steps, warmup) < 1:
-        return learning_rate
-    return RecipeSchedule(learning_rate, total_steps, schedule, milestones, factor, warmup)
+    return recipe_math.schedule_or_rate(RecipeSchedule, learning_rate, total_steps, schedule, milestones, factor, warmup)
 
 
 def reference_bias_norms(model):
@@ -184,9 +140,7 @@ def reference_bias_norms(model):
         kernel, bias = getattr(layer, "kernel", None), getattr(layer, "bias", None)
         if kernel is None or bias is None or not getattr(bias, "trainable", False):
             continue
-        n = int(np.prod(bias.shape))
-        fan_in = int(np.prod(kernel.shape)) // n
-        norms[bias.name] = float(np.sqrt(n / (3.0 * fan_in)))
+        norms[bias.name] = recipe_math.pytorch_bias_norm(np.prod(bias.shape), np.prod(kernel.shape))
     return norms
 
 
@@ -247,26 +201,12 @@ def sfw_recipe(
         ``(optimizer, constraints, schedule)``: the `tf_sfw.SFW` optimizer (already using the
         schedule), its `tf_sfw.VariableConstraints`, and the schedule itself.
     """
-    from tf_sfw.constraints import KSparsePolytope, KSupportNormBall, Unconstrained, constraints_for_model
+    from tf_sfw import constraints
     from tf_sfw.optimizers import SFW
 
-    epochs = check_positive_int(epochs, "epochs")
-    steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch")
-    tau = check_positive_number(tau, "tau")
-    check_choice(ball, "ball", BALLS)
-    check_choice(bias_norm, "bias_norm", BIAS_NORMS)
-    check_choice(constrain, "constrain", CONSTRAIN)
-    unconstrained_learning_rate = check_positive_number(unconstrained_learning_rate, "unconstrained_learning_rate")
-    cls = KSparsePolytope if ball == "k_sparse" else KSupportNormBall
-    init_norms = reference_bias_norms(model) if bias_norm == "pytorch" else None
-    overrides = {recipe_math.NON_KERNEL_PATTERN: Unconstrained()} if constrain == "kernels" else None
-    constraints = constraints_for_model(
-        model, cls(k=k, k_frac=k_frac, mode="initialization", value=tau), overrides=overrides, init_norms=init_norms
+    return recipe_math.build_recipe(
+        model, epochs, steps_per_epoch, constraints, SFW, RecipeSchedule, reference_bias_norms,
+        learning_rate=learning_rate, momentum=momentum, tau=tau, k=k, k_frac=k_frac, ball=ball, rescale=rescale,
+        schedule=schedule, milestones=milestones, factor=factor, warmup=warmup, bias_norm=bias_norm,
+        constrain=constrain, unconstrained_learning_rate=unconstrained_learning_rate,
     )
-    total_steps = epochs * steps_per_epoch
-    lr = lr_schedule(learning_rate, total_steps, schedule, milestones, factor, warmup)
-    ulr = lr_schedule(unconstrained_learning_rate, total_steps, schedule, milestones, factor, warmup)
-    optimizer = SFW(
-        learning_rate=lr, momentum=momentum, rescale=rescale, constraints=constraints, unconstrained_learning_rate=ulr
-    )
-    return optimizer, constraints, lr

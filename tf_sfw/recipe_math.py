@@ -173,3 +173,89 @@ def _get_ops(ops):
     from tf_sfw.selection import get_ops
 
     return get_ops(ops)
+
+
+class ScheduleBody:
+    """The body of both Keras flavours' ``RecipeSchedule``: the recipe's learning rate over a
+    run of ``total_steps`` optimizer steps, `learning_rate_at` over the flavour's ``ops``.
+
+    A flavour's class subclasses this and its Keras ``LearningRateSchedule`` and sets ``ops``
+    (None: TensorFlow), as the set classes of `tf_sfw.sets` do.
+
+    Args:
+        learning_rate: Initial rate (> 0).
+        total_steps: Number of optimizer steps T of the run (>= 1).
+        schedule: One of `SCHEDULES`.
+        milestones: Increasing fractions in (0, 1) of the run (``"step"`` only).
+        factor: Multiplier at each milestone, in (0, 1] (``"step"`` only).
+        warmup: Fraction in [0, 1) of the run with a linear warm-up; 0 for none.
+    """
+
+    ops = None
+
+    def __init__(self, learning_rate, total_steps, schedule=DEFAULTS["schedule"], milestones=DEFAULTS["milestones"],
+                 factor=DEFAULTS["factor"], warmup=DEFAULTS["warmup"]):
+        (self.learning_rate, self.total_steps, self.schedule, self.milestones, self.factor,
+         self.warmup) = check_schedule_arguments(learning_rate, total_steps, schedule, milestones, factor, warmup)
+
+    def __call__(self, step):
+        return learning_rate_at(step, self.learning_rate, self.total_steps, self.schedule, self.milestones,
+                                self.factor, self.warmup, ops=self.ops)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "total_steps": self.total_steps, "schedule": self.schedule,
+                "milestones": list(self.milestones), "factor": self.factor, "warmup": self.warmup}
+
+
+def schedule_or_rate(schedule_class, learning_rate, total_steps, schedule, milestones, factor, warmup):
+    """``schedule_class(...)`` (a flavour's ``RecipeSchedule``), or the float ``learning_rate``
+    for ``"constant"`` without warm-up."""
+    learning_rate, total_steps, schedule, milestones, factor, warmup = check_schedule_arguments(
+        learning_rate, total_steps, schedule, milestones, factor, warmup
+    )
+    if schedule == "constant" and warmup_steps(total_steps, warmup) < 1:
+        return learning_rate
+    return schedule_class(learning_rate, total_steps, schedule, milestones, factor, warmup)
+
+
+def pytorch_bias_norm(bias_size, kernel_size):
+    r"""Expected L2 norm of a bias of ``n`` = ``bias_size`` entries under PyTorch's default
+    :math:`U(\pm 1/\sqrt{\mathrm{fan_{in}}})`, fan_in = ``kernel_size`` / n:
+    :math:`\sqrt{n\,\mathbb{E}[b^2]} = \sqrt{n / (3\,\mathrm{fan_{in}})}`."""
+    fan_in = int(kernel_size) // int(bias_size)
+    return math.sqrt(int(bias_size) / (3.0 * fan_in))
+
+
+def build_recipe(model, epochs, steps_per_epoch, constraints, sfw_class, schedule_class, bias_norms, **settings):
+    r"""Optimizer, constraints and lr schedule of the recipe for ``model``, for one Keras flavour.
+
+    The flavour's pieces: ``constraints``, its constraints module (``KSparsePolytope``,
+    ``KSupportNormBall``, ``Unconstrained``, ``constraints_for_model``); ``sfw_class``, its
+    ``SFW``; ``schedule_class``, its ``RecipeSchedule``; ``bias_norms``, its
+    ``reference_bias_norms``. ``settings`` override `DEFAULTS` (names as there; anything else is
+    refused). Both rates (SFW's and the unconstrained variables' SGD rate) follow one schedule
+    shape over ``epochs * steps_per_epoch`` steps.
+    """
+    unknown = sorted(set(settings) - set(DEFAULTS))
+    if unknown:
+        raise TypeError(f"sfw_recipe() got unexpected keyword arguments {unknown}; known: {sorted(DEFAULTS)}")
+    s = {**DEFAULTS, **settings}
+    epochs = validation.check_positive_int(epochs, "epochs")
+    steps_per_epoch = validation.check_positive_int(steps_per_epoch, "steps_per_epoch")
+    tau = validation.check_positive_number(s["tau"], "tau")
+    validation.check_choice(s["ball"], "ball", BALLS)
+    validation.check_choice(s["bias_norm"], "bias_norm", BIAS_NORMS)
+    validation.check_choice(s["constrain"], "constrain", CONSTRAIN)
+    ulr = validation.check_positive_number(s["unconstrained_learning_rate"], "unconstrained_learning_rate")
+    cls = constraints.KSparsePolytope if s["ball"] == "k_sparse" else constraints.KSupportNormBall
+    init_norms = bias_norms(model) if s["bias_norm"] == "pytorch" else None
+    overrides = {NON_KERNEL_PATTERN: constraints.Unconstrained()} if s["constrain"] == "kernels" else None
+    per_variable = constraints.constraints_for_model(
+        model, cls(k=s["k"], k_frac=s["k_frac"], mode="initialization", value=tau), overrides=overrides,
+        init_norms=init_norms,
+    )
+    shape = (epochs * steps_per_epoch, s["schedule"], s["milestones"], s["factor"], s["warmup"])
+    lr = schedule_or_rate(schedule_class, s["learning_rate"], *shape)
+    optimizer = sfw_class(learning_rate=lr, momentum=s["momentum"], rescale=s["rescale"], constraints=per_variable,
+                          unconstrained_learning_rate=schedule_or_rate(schedule_class, ulr, *shape))
+    return optimizer, per_variable, lr

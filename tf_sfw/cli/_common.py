@@ -232,25 +232,11 @@ def select_keras(args):
     if backend == "tensorflow":
         quiet_tensorflow(getattr(args, "debug", False))
     elif "tensorflow" not in sys.modules:
-        _keep_tensorflow_out_of_keras()
+        # Keras 3 imports TensorFlow whenever it is installed; the commands run without it.
+        from tf_sfw.keras3._keras_private import keep_tensorflow_out
+
+        keep_tensorflow_out()
     return backend
-
-
-def _keep_tensorflow_out_of_keras():
-    """Under the JAX and PyTorch backends, tells Keras 3 that TensorFlow is not installed.
-
-    Keras 3 imports TensorFlow whenever it is installed, whatever the backend, to check for
-    ``tf.TensorShape`` objects when it serializes a model and to seed TensorFlow in
-    ``set_random_seed``; the commands feed NumPy arrays only, so they run as in an environment
-    without TensorFlow. (Keras' private lazy-module flag; left alone if Keras changes it.)
-    """
-    try:
-        from keras.src.utils import module_utils
-
-        if getattr(module_utils.tensorflow, "_available", True) is None:
-            module_utils.tensorflow._available = False
-    except (ImportError, AttributeError):  # another Keras layout: TensorFlow may be imported, harmlessly
-        pass
 
 
 def refuse_for_keras3(args, flags):

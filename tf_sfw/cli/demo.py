@@ -132,17 +132,24 @@ def format_table(sparsities, sgd_rows, sfw_rows):
     return "\n".join(lines)
 
 
+def check_outputs(args):
+    """``(sparsities, export_sparsity, out)`` of the command line, the output folders checked
+    writable (both Keras flavours' demos)."""
+    sparsities = parse_sparsities(args.sparsities)
+    export_sparsity = parse_sparsity(args.export_sparsity, "--export-sparsity")
+    out = check_output_dir(args.out, "--out")
+    if not args.no_export:
+        check_output_dir(args.export_dir, "--export-dir")
+    return sparsities, export_sparsity, out
+
+
 def _run(args):
     if args.keras == 3:
         from tf_sfw.cli.keras3 import run_demo
 
         return run_demo(args, sys.modules[__name__])  # this module's helpers (no import cycle)
     select_keras(args)  # --backend needs --keras 3
-    sparsities = parse_sparsities(args.sparsities)
-    export_sparsity = parse_sparsity(args.export_sparsity, "--export-sparsity")
-    out = check_output_dir(args.out, "--out")
-    if not args.no_export:
-        check_output_dir(args.export_dir, "--export-dir")
+    sparsities, export_sparsity, out = check_outputs(args)
     t0 = time.perf_counter()
     # TensorFlow (without its C++ log lines) and the modules that use it are imported only now,
     # after the command line was checked, and never when the parser is built (fast --help).

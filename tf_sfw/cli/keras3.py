@@ -203,11 +203,7 @@ def run_demo(args, demo):
     ``demo``: the module `tf_sfw.cli.demo` (its settings and table), passed in by the caller
     rather than imported, so that the two modules form no import cycle.
     """
-    sparsities = parse_sparsities(args.sparsities)
-    export_sparsity = parse_sparsity(args.export_sparsity, "--export-sparsity")
-    out = check_output_dir(args.out, "--out")
-    if not args.no_export:
-        check_output_dir(args.export_dir, "--export-dir")
+    sparsities, export_sparsity, out = demo.check_outputs(args)
     t0 = time.perf_counter()
     backend = select_keras(args)
     import keras

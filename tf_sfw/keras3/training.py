@@ -150,14 +150,9 @@ def set_random_seed(seed):
         return
     import random
 
-    # Private Keras state, as set_random_seed sets it: the global seed and the global generator
-    # of unseeded initializers and dropout (recreated from the seed).
-    from keras.src.backend.common import global_state
-    from keras.src.random import seed_generator
-    from keras.src.utils import rng_utils
+    from tf_sfw.keras3._keras_private import set_global_seed
 
-    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
-    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    set_global_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     if keras.backend.backend() == "torch":

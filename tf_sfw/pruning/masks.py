@@ -42,7 +42,8 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
 from tf_sfw._keras import keras
-from tf_sfw.pruning.counted import is_counted, mask_key
+from tf_sfw.pruning import counted
+from tf_sfw.pruning.counted import mask_key
 from tf_sfw.variables import short_name
 
 __all__ = [
@@ -109,10 +110,6 @@ def _leaf_layers(model, prefix=""):
             yield layer, prefix
 
 
-def _selected(layer, variable, include_bias, include_batchnorm):
-    return is_counted(variable, isinstance(layer, keras.layers.BatchNormalization), include_bias, include_batchnorm)
-
-
 def _check_model(model, name="model"):
     if not isinstance(model, keras.Model):
         raise ValueError(
@@ -142,34 +139,10 @@ def prunable_weights(model, include_bias=False, include_batchnorm=False, layers=
     _check_model(model)
     if not model.built:
         raise ValueError(f"`model` {model.name!r} must be built before pruning (call it or give an input shape).")
-    leaves = list(_leaf_layers(model))
-    names = {_inner(layer).name for layer, _ in leaves} | {prefix + _inner(layer).name for layer, prefix in leaves}
-    if layers is not None:
-        if isinstance(layers, str):
-            layers = [layers]
-        layers = list(layers)
-        unknown = [n for n in layers if n not in names]
-        if unknown:
-            raise ValueError(f"Unknown layer names in `layers`: {unknown}. Model layers: {sorted(names)}")
-    result = {}
-    for layer, prefix in leaves:
-        inner = _inner(layer)
-        if layers is not None and inner.name not in layers and prefix + inner.name not in layers:
-            continue
-        for variable in inner.weights:
-            if _selected(inner, variable, include_bias, include_batchnorm):
-                key = weight_key(inner, variable, prefix)
-                if key in result:
-                    raise ValueError(f"Duplicate weight key {key!r}; layer names must be unique.")
-                result[key] = variable
-    if not result:
-        what = "kernels" + (", biases" if include_bias else "") + (", BatchNorm gamma/beta" if include_batchnorm else "")
-        raise ValueError(
-            f"Model {model.name!r} has no prunable weights ({what})"
-            + (f" in layers {layers}" if layers is not None else "")
-            + "; nothing to prune."
-        )
-    return result
+    leaves = [(_inner(layer), prefix) for layer, prefix in _leaf_layers(model)]
+    return counted.counted_weights(
+        model.name, leaves, layers, include_bias, include_batchnorm, keras.layers.BatchNormalization
+    )
 
 
 def is_pruned(model):
@@ -178,22 +151,7 @@ def is_pruned(model):
 
 
 def _check_masks(model, masks):
-    if not hasattr(masks, "items") or len(masks) == 0:
-        raise ValueError("`masks` must be a non-empty mapping {'<layer>/<weight>': array}. Received: " f"{masks!r:.200}")
-    candidates = prunable_weights(model, include_bias=True, include_batchnorm=True)
-    unknown = [k for k in masks if k not in candidates]
-    if unknown:
-        raise ValueError(f"Unknown weight keys in `masks`: {unknown}. Maskable weights: {list(candidates)}")
-    checked = {}
-    for key, mask in masks.items():
-        array = np.asarray(mask)
-        shape = tuple(candidates[key].shape)
-        if array.shape != shape:
-            raise ValueError(f"Mask for {key!r} has shape {array.shape}, but the weight has shape {shape}.")
-        if not np.all((array == 0) | (array == 1)):
-            raise ValueError(f"Mask for {key!r} must contain only 0 and 1.")
-        checked[key] = array
-    return checked
+    return counted.check_masks(masks, prunable_weights(model, include_bias=True, include_batchnorm=True))
 
 
 def apply_masks(model, masks):

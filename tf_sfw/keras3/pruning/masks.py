@@ -17,7 +17,7 @@ pruned entries of the model's own variables in place, and
 import keras
 import numpy as np
 
-from tf_sfw.pruning.counted import is_counted, mask_key
+from tf_sfw.pruning import counted
 from tf_sfw.pruning.magnitude import global_magnitude_masks, layerwise_magnitude_masks
 from tf_sfw.pruning.sweep_common import check_scope
 
@@ -64,32 +64,9 @@ def prunable_weights(model, include_bias=False, include_batchnorm=False, layers=
             that does not exist, two weights get the same key, or nothing is prunable.
     """
     _check_model(model)
-    leaves = list(_leaf_layers(model))
-    if layers is not None:
-        layers = [layers] if isinstance(layers, str) else list(layers)
-        names = {layer.name for layer, _ in leaves} | {prefix + layer.name for layer, prefix in leaves}
-        unknown = [n for n in layers if n not in names]
-        if unknown:
-            raise ValueError(f"Unknown layer names in `layers`: {unknown}. Model layers: {sorted(names)}")
-    result = {}
-    for layer, prefix in leaves:
-        if layers is not None and layer.name not in layers and prefix + layer.name not in layers:
-            continue
-        is_batchnorm = isinstance(layer, keras.layers.BatchNormalization)
-        for variable in layer.weights:
-            if is_counted(variable, is_batchnorm, include_bias, include_batchnorm):
-                key = mask_key(layer.name, variable, prefix)
-                if key in result:
-                    raise ValueError(f"Duplicate weight key {key!r}; layer names must be unique.")
-                result[key] = variable
-    if not result:
-        what = "kernels" + (", biases" if include_bias else "") + (", BatchNorm gamma/beta" if include_batchnorm else "")
-        raise ValueError(
-            f"Model {model.name!r} has no prunable weights ({what})"
-            + (f" in layers {layers}" if layers is not None else "")
-            + "; nothing to prune."
-        )
-    return result
+    return counted.counted_weights(
+        model.name, list(_leaf_layers(model)), layers, include_bias, include_batchnorm, keras.layers.BatchNormalization
+    )
 
 
 def magnitude_masks(model, sparsity, scope="global", include_bias=False, include_batchnorm=False, layers=None):
@@ -130,25 +107,8 @@ def check_masks(model, masks):
         ValueError: For an empty or non-mapping ``masks``, unknown keys, wrong shapes or
             values other than 0 and 1.
     """
-    if not hasattr(masks, "items") or len(masks) == 0:
-        raise ValueError(
-            "`masks` must be a non-empty mapping {'<layer>/<weight>': array}. "
-            f"Received: masks={masks!r:.200}"
-        )
     candidates = prunable_weights(model, include_bias=True, include_batchnorm=True)
-    unknown = [k for k in masks if k not in candidates]
-    if unknown:
-        raise ValueError(f"Unknown weight keys in `masks`: {unknown}. Maskable weights: {list(candidates)}")
-    checked = {}
-    for key, mask in masks.items():
-        array = np.asarray(mask)
-        shape = tuple(candidates[key].shape)
-        if array.shape != shape:
-            raise ValueError(f"Mask for {key!r} has shape {array.shape}, but the weight has shape {shape}.")
-        if not np.all((array == 0) | (array == 1)):
-            raise ValueError(f"Mask for {key!r} must contain only 0 and 1.")
-        checked[key] = (candidates[key], array != 0)
-    return checked
+    return {key: (candidates[key], array != 0) for key, array in counted.check_masks(masks, candidates).items()}
 
 
 def apply_masks(model, masks):
