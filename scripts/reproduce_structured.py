@@ -35,6 +35,12 @@ mean-normalised scores instead. For every fraction the script records
   accuracy after re-estimating the shrunken model's BatchNorm moving statistics on that many
   training batches (``bn_accuracy``; forward passes only, no weight trained), next to the
   plain ``accuracy``; the fine-tune then starts from the re-estimated model;
+* with ``--score bn_gamma|bn_scaled``: filters are ranked by their BatchNorm scale ``|γ|``
+  or by the norm of the BatchNorm-folded kernel instead of the kernel norm;
+* with ``--compensate zero|mean``: every shrunken model carries a constant for each removed
+  channel (its zero-kernel value, or with BatchNorm outputs at their shift ``beta``, through
+  ReLU and residual adds) into the consumers' biases (``structured_sweep(compensate=...)``);
+  off by default;
 * whether the exported SavedModel reloads with identical predictions (max |difference| of
   the outputs on ``--reload-examples`` test images, and equal argmax).
 
@@ -125,6 +131,13 @@ def parse_args(argv=None):
                    help="Re-estimate the BatchNorm moving statistics of every shrunken model on BATCHES training "
                         "batches before fine-tuning (accuracy is recorded with and without: bn_accuracy / accuracy). "
                         "Default: 20 for models with BatchNorm (resnet18), 0 (off) otherwise.")
+    p.add_argument("--score", choices=("kernel", "bn_gamma", "bn_scaled"), default="kernel",
+                   help="Filter score (tf_sfw.pruning.structured.filter_scores): kernel norm (default), BatchNorm "
+                        "|gamma|, or the norm of the BatchNorm-folded kernel |gamma|/sqrt(var+eps)*||W||.")
+    p.add_argument("--compensate", choices=("zero", "mean"), default=None,
+                   help="Carry a constant for each removed channel into its consumers' biases "
+                        "(structured_sweep(compensate=...)): 'zero' its value with a zero kernel, 'mean' the same "
+                        "with every BatchNorm outputting its shift beta. Default: off.")
     p.add_argument("--latency-repeats", type=int, default=10)
     p.add_argument("--reload-examples", type=int, default=256)
     p.add_argument("--latency-check", type=float, default=None, metavar="FRACTION",
@@ -301,7 +314,7 @@ def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
 
     t0 = time.time()
     rows = structured_sweep(model, args.fractions, mode=args.mode, data=test_ds, evaluate=evaluate,
-                            reestimate_bn=calibration)
+                            reestimate_bn=calibration, compensate=args.compensate, score=args.score)
     info["sweep_seconds"] = time.time() - t0
     for r in rows:
         r["widths"] = json.dumps(r["widths"], separators=(",", ":"))
@@ -390,6 +403,11 @@ def summary_markdown(args, rows, infos, total):
         lines.append(f"| {r['run']} | {100 * r['fraction']:.0f}% | {100 * r['accuracy']:.2f} | {bn} | {100 * r['ft_accuracy']:.2f} | "
                      f"{r['params_ratio']:.3f} | {r['flops_ratio']:.3f} | {r['saved_model_ratio']:.3f} | "
                      f"{r['latency_ratio_b1']:.3f} | {r['latency_ratio_b128']:.3f} | {r['reload_max_abs_diff']:.1e} |")
+    if args.score != "kernel":
+        lines += ["", f"Filters scored by --score {args.score} (BatchNorm-aware) instead of their kernel norm."]
+    if args.compensate:
+        lines += ["", f"Compensated (--compensate {args.compensate}): removed channels' constants carried into the "
+                  "consumers' biases."]
     if args.reestimate_bn:
         lines += ["", f"BN re-estimated: moving statistics recomputed on {args.reestimate_bn} training batches "
                   "(forward passes only); the fine-tune starts from that model."]

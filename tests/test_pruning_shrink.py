@@ -366,3 +366,129 @@ def test_sweep_without_batchnorm_layers_skips_reestimation():
     rows = structured_sweep(model, [0.5], mode="layerwise", data=(x, y), reestimate_bn=[x])
     assert rows[0]["bn_batches"] == 0 and "bn_accuracy" not in rows[0]
     assert rows[0]["widths"] == {"c1": 2, "c2": 2, "head": 3}
+
+
+def valid_bn_net(seed=0):
+    """Conv-BN-ReLU stem, a residual Add of 1x1 'valid' convs, a bias-free consumer, Flatten -> Dense."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 6, 2), name="input")
+    x = keras.layers.Conv2D(5, 3, name="c1")(inp)
+    x = keras.layers.ReLU(name="r1")(keras.layers.BatchNormalization(name="c1_bn")(x))
+    y = keras.layers.BatchNormalization(name="c2_bn")(keras.layers.Conv2D(5, 1, use_bias=False, name="c2")(x))
+    x = keras.layers.ReLU(name="r2")(keras.layers.Add(name="add")([x, y]))
+    x = keras.layers.Conv2D(4, 2, use_bias=False, activation="relu", name="c3")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    return keras.Model(inp, keras.layers.Dense(3, name="head")(x))
+
+
+def _zero_kernels_of_removed(model, plan, seed=0):
+    """Random BN statistics, non-zero biases, and zero kernel slices for the removed filters."""
+    _randomise_batchnorm(model, seed)
+    rng = np.random.default_rng(seed)
+    graph = ChannelGraph(model)
+    for layer in graph.producers:
+        weights = model.get_layer(layer).get_weights()
+        if layer in plan:
+            weights[0][..., np.setdiff1d(np.arange(weights[0].shape[-1]), plan[layer])] = 0.0
+        weights[1:] = [rng.normal(0, 0.5, w.shape).astype(w.dtype) for w in weights[1:]]
+        model.get_layer(layer).set_weights(weights)
+
+
+def _moving_means_at_the_zero_kernel_values(model, plan):
+    """Removed channels' BN moving means set to their producers' bias: "mean" is then exact."""
+    for layer, kept in plan.items():
+        if f"{layer}_bn" in [lay.name for lay in model.layers]:
+            weights = model.get_layer(layer).get_weights()
+            bias = weights[1] if len(weights) > 1 else np.zeros(weights[0].shape[-1], np.float32)
+            gamma, beta, mean, var = model.get_layer(f"{layer}_bn").get_weights()
+            removed = np.setdiff1d(np.arange(mean.size), kept)
+            mean[removed] = bias[removed]
+            model.get_layer(f"{layer}_bn").set_weights([gamma, beta, mean, var])
+
+
+@pytest.mark.parametrize("builder", ["valid_bn", "sequential"])
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("compensate", ["zero", "mean"])
+def test_compensation_makes_shrinking_exact_for_zero_kernels(builder, seed, compensate):
+    model = {"valid_bn": valid_bn_net, "sequential": sequential_cnn}[builder](seed)
+    plan = _random_plan(model, seed)
+    _zero_kernels_of_removed(model, plan, seed)
+    if compensate == "mean":
+        _moving_means_at_the_zero_kernel_values(model, plan)
+    x = _x(model, n=4, seed=seed)
+    dense = model(x, training=False).numpy()
+    plain = shrink_model(model, plan)(x, training=False).numpy()
+    compensated = shrink_model(model, plan, compensate=compensate)
+    assert compensated.count_params() < model.count_params()
+    np.testing.assert_allclose(compensated(x, training=False).numpy(), dense, rtol=1e-5, atol=1e-5)
+    assert np.max(np.abs(plain - dense)) > 1e-2  # dropping the channels' constants changes the outputs
+
+
+@pytest.mark.parametrize("compensate", ["zero", "mean"])
+def test_compensation_reference_bias_and_added_bias(compensate):
+    """Consumer bias gains sum_r u_r * sum_spatial W[..., r, o]; a bias-free consumer gets a bias."""
+    model = valid_bn_net(3)
+    plan = {"c1": np.array([0, 2, 3]), "c2": np.array([0, 2, 3]), "c3": np.array([1, 3])}
+    _zero_kernels_of_removed(model, plan, 3)
+    new = shrink_model(model, plan, compensate=compensate)
+    assert not model.get_layer("c3").use_bias and new.get_layer("c3").use_bias
+    # numpy reference for c3: removed channels 1 and 4 of r2 = relu(u1 + bn2(0)), u1 = relu(bn1(b1));
+    # with "mean" each BN outputs its beta.
+    def bn(layer, x):
+        g, be, mu, var = (w.astype(np.float64) for w in model.get_layer(layer).get_weights())
+        return be if compensate == "mean" else g * (x - mu) / np.sqrt(var + 1e-3) + be
+
+    u1 = np.maximum(bn("c1_bn", model.get_layer("c1").get_weights()[1].astype(np.float64)), 0)
+    u = np.maximum(u1 + bn("c2_bn", 0.0), 0)
+    kernel = model.get_layer("c3").get_weights()[0].astype(np.float64)
+    removed = [1, 4]
+    expected = np.einsum("r,hwro->o", u[removed], kernel[:, :, removed, :])[plan["c3"]]
+    np.testing.assert_allclose(new.get_layer("c3").get_weights()[1], expected, rtol=1e-5, atol=1e-6)
+    # head after Flatten: the removed c3 channels are relu(0) = 0 (no bias), so nothing is carried.
+    np.testing.assert_array_equal(new.get_layer("head").get_weights()[1], model.get_layer("head").get_weights()[1])
+
+
+@pytest.mark.parametrize("value", [True, 1, "yes", "Zero"])
+def test_compensate_must_be_a_known_mode(value):
+    model = sequential_cnn()
+    with pytest.raises(ValueError, match="`compensate`"):
+        shrink_model(model, {}, compensate=value)
+    with pytest.raises(ValueError, match="`compensate`"):
+        structured_prune(model, 0.5, compensate=value)
+    with pytest.raises(ValueError, match="`compensate`"):
+        structured_sweep(model, [0.5], compensate=value)
+
+
+def test_prune_and_sweep_pass_compensation_through():
+    model = valid_bn_net(0)
+    groups = filter_scores(model)
+    plan = structured_plan(groups, 0.4)
+    _zero_kernels_of_removed(model, plan, 0)
+    x = _x(model, n=4)
+    dense = model(x, training=False).numpy()
+    pruned = structured_prune(model, 0.4, compensate="zero")
+    np.testing.assert_allclose(pruned(x, training=False).numpy(), dense, rtol=1e-5, atol=1e-5)
+    def outputs(m):
+        return {"out": m(x, training=False).numpy()}
+
+    rows = structured_sweep(model, [0.0, 0.4], evaluate=outputs, compensate="zero")
+    for row in rows:
+        np.testing.assert_allclose(row["out"], dense, rtol=1e-5, atol=1e-5)
+    plain = structured_sweep(model, [0.4], evaluate=outputs)
+    assert np.max(np.abs(plain[0]["out"] - dense)) > 1e-2
+
+
+@pytest.mark.parametrize("score", ["bn_gamma", "bn_scaled"])
+def test_prune_and_sweep_use_the_batchnorm_scores(score):
+    model = residual(seed=2, batchnorm=True)
+    _randomise_batchnorm(model, 2)
+    plan = structured_plan(filter_scores(model, score=score), 0.5, mode="layerwise")
+    kernel_plan = structured_plan(filter_scores(model), 0.5, mode="layerwise")
+    assert any(not np.array_equal(plan[layer], kernel_plan[layer]) for layer in plan)  # a different selection
+    x = _x(model)
+    expected = shrink_model(model, plan)(x, training=False).numpy()
+    pruned = structured_prune(model, 0.5, mode="layerwise", score=score)
+    np.testing.assert_array_equal(pruned(x, training=False).numpy(), expected)
+    row = structured_sweep(model, [0.5], mode="layerwise", score=score, evaluate=lambda m: {"out": m(x, training=False)})[0]
+    np.testing.assert_array_equal(row["out"], expected)

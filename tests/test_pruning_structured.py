@@ -175,3 +175,63 @@ def test_softmax_over_channels_fixes_the_group():
     x = keras.layers.Conv2D(3, 3, name="c2")(x)
     out = keras.layers.Dense(2, name="head")(keras.layers.Flatten()(x))
     assert list(filter_scores(keras.Model(inp, out))) == ["c2"]
+
+
+def conv_bn_net(seed=0, scale=True):
+    """c1 -> BN -> ReLU -> c2 -> BN -> ReLU -> GAP -> head (BatchNorm after every pruned layer)."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((6, 6, 2), name="input")
+    x = keras.layers.Conv2D(5, 3, use_bias=False, name="c1")(inp)
+    x = keras.layers.ReLU(name="r1")(keras.layers.BatchNormalization(scale=scale, epsilon=1e-2, name="c1_bn")(x))
+    x = keras.layers.Conv2D(4, 2, use_bias=False, name="c2")(x)
+    x = keras.layers.ReLU(name="r2")(keras.layers.BatchNormalization(scale=scale, epsilon=1e-2, name="c2_bn")(x))
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inp, keras.layers.Dense(3, name="head")(x))
+    rng = np.random.default_rng(seed)
+    for layer in ("c1_bn", "c2_bn"):
+        *affine, var = model.get_layer(layer).get_weights()
+        model.get_layer(layer).set_weights([rng.normal(0, 1, w.shape) for w in affine] + [rng.uniform(0.1, 3, var.shape)])
+    return model
+
+
+@pytest.mark.parametrize("norm", ["l2", "l1"])
+@pytest.mark.parametrize("score", ["bn_gamma", "bn_scaled"])
+@pytest.mark.parametrize("scale", [True, False])
+def test_batchnorm_aware_scores_match_numpy(norm, score, scale):
+    model = conv_bn_net(seed=1, scale=scale)
+    groups = filter_scores(model, norm=norm, score=score)
+    assert list(groups) == ["c1", "c2"]
+    for name, group in groups.items():
+        kernel = model.get_layer(name).get_weights()[0].astype(np.float64)
+        bn = [w.astype(np.float64) for w in model.get_layer(f"{name}_bn").get_weights()]
+        gamma = np.abs(bn[0]) if scale else np.ones_like(bn[-1])
+        filters = kernel.reshape(-1, kernel.shape[-1])
+        weight_norm = np.linalg.norm(filters, ord=2 if norm == "l2" else 1, axis=0)
+        expected = gamma if score == "bn_gamma" else gamma / np.sqrt(bn[-1] + 1e-2) * weight_norm
+        np.testing.assert_allclose(group.scores, expected, rtol=1e-10)
+    kernel_scores = filter_scores(model, norm=norm)["c1"].scores
+    assert not np.allclose(groups["c1"].scores, kernel_scores)
+
+
+def test_batchnorm_scores_are_invariant_to_the_kernel_scale_that_bn_divides_out():
+    """Scaling filter c by a (and its BN statistics accordingly) leaves bn_scaled unchanged, not the kernel norm."""
+    model = conv_bn_net(seed=2)
+    before = filter_scores(model, score="bn_scaled")["c1"].scores
+    kernel = model.get_layer("c1").get_weights()[0]
+    gamma, beta, mean, var = model.get_layer("c1_bn").get_weights()
+    kernel[..., 0] *= 10.0
+    mean[0], var[0] = mean[0] * 10.0, var[0] * 100.0
+    model.get_layer("c1").set_weights([kernel])
+    model.get_layer("c1_bn").set_weights([gamma, beta, mean, var])
+    after = filter_scores(model, score="bn_scaled")["c1"].scores
+    np.testing.assert_allclose(after[1:], before[1:], rtol=1e-10)
+    np.testing.assert_allclose(after[0], before[0], rtol=0.05)  # up to epsilon = 1e-2 in sqrt(var + eps)
+    kernel_before, kernel_after = (filter_scores(m)["c1"].scores[0] for m in (conv_bn_net(seed=2), model))
+    np.testing.assert_allclose(kernel_after, 10 * kernel_before, rtol=1e-6)
+
+
+def test_batchnorm_scores_need_a_batchnorm_after_every_scored_layer():
+    with pytest.raises(ValueError, match="`score='bn_gamma'`.*'c1'"):
+        filter_scores(plain_cnn(), score="bn_gamma")
+    with pytest.raises(ValueError, match="`score`"):
+        filter_scores(conv_bn_net(), score="gamma")

@@ -30,11 +30,17 @@ def _fake_mnist(root, n_train=96, n_test=40):
     "argv",
     [["--width", "0.5"], ["--fractions", "0.5", "1.0"], ["--ft-fraction", "0.05"], ["--epochs", "0"],
      ["--latency-repeats", "0"], ["--reestimate-bn", "-1"], ["--nm", "3", "2"], ["--nm", "2", "4", "--runs", "GroupSFW"],
-     ["--runs", "NMSFW"], ["--widths-from", "x.csv"]],
+     ["--runs", "NMSFW"], ["--widths-from", "x.csv"], ["--compensate", "bias"], ["--score", "gamma"]],
 )
 def test_bad_arguments_exit(script, argv):
     with pytest.raises(SystemExit):
         script.parse_args(argv)
+
+
+@pytest.mark.parametrize("argv, mode", [([], None), (["--compensate", "zero"], "zero"), (["--compensate", "mean"], "mean")])
+def test_compensation_is_off_by_default(script, argv, mode):
+    assert script.parse_args(argv).compensate == mode
+    assert script.parse_args(argv).score == "kernel"
 
 
 @pytest.mark.parametrize("train_steps, expected", [(938, 18), (2814, 56), (50, 1), (4, 1)])

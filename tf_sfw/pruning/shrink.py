@@ -22,6 +22,40 @@ downstream. Structured pruning without retraining removes the channel outright, 
 a BatchNorm shift ``beta`` it would have carried (Li et al., ICLR 2017, "Pruning Filters
 for Efficient ConvNets").
 
+Compensation (``compensate``, off by default). A removed channel is rarely zero
+downstream: with a zero kernel slice, a Conv2D/Dense output channel ``c`` is the constant
+``a(b_c)`` (bias ``b_c``, activation ``a``); a following BatchNorm maps it to
+``γ_c (a(b_c) − μ_c)/√(σ²_c + ε) + β_c`` and a ReLU to the positive part of that -- not
+zero, so dropping the channel drops a constant from every consumer. With compensation every
+removed channel is replaced by a constant ``u_r`` and each consumer Conv2D/Dense with
+kernel ``W`` gets
+
+.. math:: b'_o = b_o + \\sum_{r \\in \\text{removed}} u_r \\sum_{\\text{spatial}} W[\\ldots, r, o]
+
+(a consumer without a bias gets one, ``use_bias=True``, when the sum is not zero). The
+constant is propagated from the removed channel's producer through BatchNorm (inference
+mode), activations, element-wise merges (``Add`` sums the constants of its inputs),
+pooling, dropout and ``Flatten``:
+
+- ``compensate="zero"``: ``u_r`` is the channel's value if its filter's kernel were zero
+  (bias through everything that follows, as above). This is exact -- the shrunken model
+  equals the dense model -- when the removed filters' kernels are zero and the consumers
+  use ``padding="valid"``.
+- ``compensate="mean"``: as ``"zero"``, except that a BatchNorm outputs its shift ``β_c``,
+  the mean of ``γ_c (x − μ_c)/√(σ²_c + ε) + β_c`` when ``x`` has its moving mean ``μ_c``
+  (with BatchNorm a small kernel says little about the channel: BN divides the scale out).
+  Later non-linearities are applied to that mean, so after a ReLU ``relu(β_c)`` is a lower
+  bound of the channel's mean (Jensen). Exact when the removed channels equal their
+  BatchNorm moving means (e.g. zero kernel and ``μ_c = a(b_c)``).
+
+At the borders of a ``padding="same"`` convolution (or after ``ZeroPadding2D``) some taps
+read zero padding instead of the constant, so there the compensation over-counts: it is
+exact at interior positions only. For removed filters with non-zero kernels the channel's
+varying part is still lost; only the constant (e.g. the BatchNorm shift ``β`` that Li et
+al. drop) is carried into the next layer's bias.
+
+Compensation changes only biases (and may add them), computed from the original weights.
+
 The sweep (:func:`structured_sweep`) reads the original model's config, weights and
 scores once and builds each shrunken model from those copies; the original model is never
 rebuilt, cloned or modified.
@@ -32,15 +66,17 @@ import os
 import tempfile
 
 import numpy as np
+import tensorflow as tf
 
 from tf_sfw._keras import keras
 from tf_sfw.pruning.batchnorm import reestimate_batchnorm
 from tf_sfw.pruning.export import export_model
 from tf_sfw.pruning.metrics import relative_latency
-from tf_sfw.pruning.structured import PRODUCERS, ChannelGraph, structured_plan
+from tf_sfw.pruning.structured import MERGES, PRODUCERS, ChannelGraph, structured_plan
 from tf_sfw.pruning.sweep import evaluate_classifier
 
 __all__ = [
+    "COMPENSATIONS",
     "DEFAULT_FRACTIONS",
     "shrink_model",
     "structured_prune",
@@ -51,6 +87,8 @@ __all__ = [
     "structured_metrics",
 ]
 
+#: Values of ``compensate`` besides None (off); see the module docstring.
+COMPENSATIONS = ("zero", "mean")
 #: Filter fractions of the default structured sweep.
 DEFAULT_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -97,7 +135,7 @@ def _resolve_plan(graph, plan):
     return {root: idx for root, idx in kept.items() if idx.size < graph.sizes[root]}
 
 
-def _smaller_config(graph, kept, name):
+def _smaller_config(graph, kept, name, add_bias=()):
     config = copy.deepcopy(graph.config)
     config["name"] = name
     for item in config["layers"]:
@@ -107,21 +145,113 @@ def _smaller_config(graph, kept, name):
         root = graph.find(graph.producers[layer]) if layer in graph.producers else None
         if root in kept:
             cfg[PRODUCERS[item["class_name"]]] = int(kept[root].size)
+        if layer in add_bias:
+            cfg["use_bias"] = True
     return config
+
+
+def _check_compensate(compensate):
+    if compensate is None:
+        return None
+    if not isinstance(compensate, str) or compensate not in COMPENSATIONS:
+        raise ValueError(
+            f"`compensate` must be None or one of {COMPENSATIONS}. Received: compensate={compensate!r:.200}"
+        )
+    return compensate
+
+
+_IDENTITY_ON_CONSTANTS = frozenset(
+    {
+        "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+        "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+        "ZeroPadding2D", "Cropping2D", "UpSampling2D",
+    }
+)  # fmt: skip
+_MERGE_OPS = {
+    "Add": lambda v: np.sum(v, axis=0),
+    "Subtract": lambda v: v[0] - v[1],
+    "Average": lambda v: np.mean(v, axis=0),
+    "Maximum": lambda v: np.max(v, axis=0),
+    "Minimum": lambda v: np.min(v, axis=0),
+    "Multiply": lambda v: np.prod(v, axis=0),
+}
+
+
+def _call_on_constant(layer, vector):
+    """``layer`` (inference mode) applied to a constant feature map whose last axis is ``vector``."""
+    rank = len(layer.input.shape)
+    x = tf.constant(np.reshape(vector, (1,) * (rank - 1) + (-1,)), dtype=layer.dtype or "float32")
+    return np.asarray(layer(x, training=False), dtype=np.float64).reshape(-1)
+
+
+def _removed_channel_values(graph, weights, compensate):
+    """``{layer: last-axis vector}``: each layer's output if every Conv2D/Dense kernel were zero
+    (``"zero"``), or with BatchNorm outputs replaced by their shifts ``β`` (``"mean"``).
+
+    Entry ``i`` is the (spatially constant) value of feature ``i`` of the layer's output;
+    used only for the removed channels.
+    """
+    values = {}
+    for name, class_name in graph.classes.items():
+        if class_name == "InputLayer":
+            continue
+        layer = graph.model.get_layer(name)
+        inbound = [values.get(i) for i in graph.inputs[name]]
+        if class_name in PRODUCERS:
+            bias = weights[name][1] if len(weights[name]) > 1 else np.zeros(weights[name][0].shape[-1])
+            activation = getattr(layer, "activation", None) or keras.activations.linear
+            values[name] = np.asarray(activation(tf.constant(bias[None], dtype=layer.dtype)), dtype=np.float64)[0]
+        elif any(v is None for v in inbound):
+            continue  # fed (also) by a model input: never pruned
+        elif class_name in MERGES:
+            values[name] = _MERGE_OPS[class_name](np.stack(inbound))
+        elif class_name == "Flatten":
+            _, repeat = graph.layout[name]
+            values[name] = np.tile(inbound[0], repeat // graph.layout[graph.inputs[name][0]][1])
+        elif class_name in _IDENTITY_ON_CONSTANTS:
+            values[name] = inbound[0]
+        elif class_name == "BatchNormalization" and compensate == "mean":
+            cfg = graph.configs[name]
+            beta = weights[name][1 if cfg.get("scale", True) else 0] if cfg.get("center", True) else 0.0 * inbound[0]
+            values[name] = np.asarray(beta, dtype=np.float64)
+        else:  # BatchNormalization and element-wise activations
+            values[name] = _call_on_constant(layer, inbound[0])
+    return values
+
+
+def _compensations(graph, weights, kept, compensate):
+    """``{consumer: bias increment (full output width)}`` for the consumers of removed channels."""
+    values = _removed_channel_values(graph, weights, compensate)
+    out = {}
+    for layer in graph.producers:
+        in_idx = graph.input_index(layer, kept)
+        if in_idx is None:
+            continue
+        kernel = np.asarray(weights[layer][0], dtype=np.float64)
+        removed = np.setdiff1d(np.arange(kernel.shape[-2]), in_idx)
+        constants = values[graph.inputs[layer][0]][removed]
+        summed = kernel[..., removed, :].reshape(-1, removed.size, kernel.shape[-1]).sum(axis=0)
+        out[layer] = constants @ summed
+    return out
 
 
 def _take(array, idx, axis):
     return array if idx is None else np.take(array, idx, axis=axis)
 
 
-def _shrink(graph, weights, plan, name):
+def _shrink(graph, weights, plan, name, compensate=None):
     """The shrunken model from a graph and weight copies read once (see :func:`shrink_model`)."""
     kept = _resolve_plan(graph, plan)
-    config = _smaller_config(graph, kept, name or f"{graph.model.name}_shrunk")
+    shifts = _compensations(graph, weights, kept, compensate) if compensate else {}
+    add_bias = {layer for layer, shift in shifts.items() if len(weights[layer]) == 1 and np.any(shift != 0)}
+    config = _smaller_config(graph, kept, name or f"{graph.model.name}_shrunk", add_bias)
     model = (keras.Sequential if graph.sequential else keras.Model).from_config(config)
     for layer, space in graph.producers.items():
         out_idx, in_idx = kept.get(graph.find(space)), graph.input_index(layer, kept)
         kernel, *rest = weights[layer]
+        if layer in shifts and (rest or layer in add_bias):
+            rest = [(rest[0] if rest else 0.0) + shifts[layer]] + rest[1:]
+        rest = [np.asarray(w, dtype=kernel.dtype) for w in rest]
         values = [_take(_take(kernel, in_idx, -2), out_idx, -1)] + [_take(w, out_idx, 0) for w in rest]
         model.get_layer(layer).set_weights(values)
     for layer in graph.batchnorms:
@@ -130,7 +260,7 @@ def _shrink(graph, weights, plan, name):
     return model
 
 
-def shrink_model(model, plan, name=None):
+def shrink_model(model, plan, name=None, compensate=None):
     """A new functional (or Sequential) model with only the kept filters / units.
 
     Args:
@@ -141,6 +271,9 @@ def shrink_model(model, plan, name=None):
             named keep all channels, except that layers sharing channels with a named one
             (through an Add) follow it; named layers of one group must agree.
         name: Name of the new model (default ``"<model name>_shrunk"``).
+        compensate: None (default: removed channels are dropped), ``"zero"`` or
+            ``"mean"``: carry a constant for every removed channel into its consumers'
+            biases (see the module docstring).
 
     Returns:
         A new, uncompiled ``keras.Model`` with the same layer names and physically smaller
@@ -150,17 +283,28 @@ def shrink_model(model, plan, name=None):
         ValueError: For an unsupported layer (named in the message), a layer of ``plan``
             that is not prunable (e.g. the classifier), or invalid indices.
     """
+    compensate = _check_compensate(compensate)
     graph = ChannelGraph(model)
-    return _shrink(graph, graph.read_weights(), plan, name)
+    return _shrink(graph, graph.read_weights(), plan, name, compensate)
 
 
 def structured_prune(
-    model, fraction, mode="global", norm="l2", normalization="mean", name=None, reestimate_bn=None, bn_batches=None
+    model,
+    fraction,
+    mode="global",
+    norm="l2",
+    normalization="mean",
+    name=None,
+    reestimate_bn=None,
+    bn_batches=None,
+    compensate=None,
+    score="kernel",
 ):
     """Removes ``fraction`` of the filters / units by norm and returns the shrunken model.
 
     See :func:`tf_sfw.pruning.structured.structured_plan` for ``fraction``, ``mode``,
-    ``normalization``, and :func:`tf_sfw.pruning.structured.filter_scores` for ``norm``.
+    ``normalization``, and :func:`tf_sfw.pruning.structured.filter_scores` for ``norm`` and
+    ``score``.
 
     Removing channels shifts the statistics that every later BatchNorm layer sees, while its
     moving mean and variance still describe the dense network. With ``reestimate_bn`` (a
@@ -168,11 +312,13 @@ def structured_prune(
     ``(x, y)``) the shrunken model's BatchNorm moving statistics are recomputed on
     ``bn_batches`` of its batches (all when None) by forward passes only
     (:func:`tf_sfw.pruning.batchnorm.reestimate_batchnorm`); no other weight changes.
+    ``compensate`` is as in :func:`shrink_model` (applied before any re-estimation).
     """
+    compensate = _check_compensate(compensate)
     graph = ChannelGraph(model)
     weights = graph.read_weights()
-    plan = structured_plan(graph.filter_groups(weights, norm), fraction, mode, normalization)
-    shrunk = _shrink(graph, weights, plan, name)
+    plan = structured_plan(graph.filter_groups(weights, norm, score), fraction, mode, normalization)
+    shrunk = _shrink(graph, weights, plan, name, compensate)
     if reestimate_bn is not None:
         reestimate_batchnorm(shrunk, reestimate_bn, bn_batches)
     return shrunk
@@ -215,6 +361,8 @@ def structured_sweep(
     batch_size=256,
     reestimate_bn=None,
     bn_batches=None,
+    compensate=None,
+    score="kernel",
 ):
     """Structured pruning at several filter fractions without retraining.
 
@@ -225,7 +373,7 @@ def structured_sweep(
     Args:
         model: The trained model.
         fractions: Fractions of filters / units to remove, each in ``[0, 1)``.
-        mode, norm, normalization: As in :func:`structured_prune`.
+        mode, norm, normalization, score: As in :func:`structured_prune`.
         data: Optional ``(x, y)`` arrays or dataset: adds ``loss`` and ``accuracy``
             (:func:`tf_sfw.pruning.sweep.evaluate_classifier`).
         evaluate: Optional ``callable(shrunk_model) -> mapping`` merged into each row
@@ -239,20 +387,22 @@ def structured_sweep(
             ``bn_loss`` and ``bn_accuracy`` of the re-estimated model. Both accuracies are
             thus recorded.
         bn_batches: Batches of ``reestimate_bn`` to use (None: all).
+        compensate: As in :func:`shrink_model`: None, ``"zero"`` or ``"mean"``.
 
     Returns:
         One dict per fraction: ``fraction``, ``channels`` (prunable channels in all),
         ``kept_channels``, ``widths`` (:func:`kept_widths`), ``params`` (``count_params()``),
         ``flops`` (:func:`model_flops`), plus the evaluation entries.
     """
+    compensate = _check_compensate(compensate)
     graph = ChannelGraph(model)
     weights = graph.read_weights()
-    groups = graph.filter_groups(weights, norm)
+    groups = graph.filter_groups(weights, norm, score)
     total = int(sum(len(g.scores) for g in groups.values()))
     rows = []
     for fraction in fractions:
         plan = structured_plan(groups, fraction, mode, normalization)
-        shrunk = _shrink(graph, weights, plan, None)
+        shrunk = _shrink(graph, weights, plan, None, compensate)
         kept = int(sum(len(plan[g.layers[0]]) for g in groups.values()))
         row = {"fraction": float(fraction), "channels": total, "kept_channels": kept, "widths": _widths(graph, plan)}
         row.update(params=int(shrunk.count_params()), flops=model_flops(shrunk))

@@ -20,7 +20,18 @@ is the norm of the concatenation of the filters ``c`` of all layers in ``G``:
 .. math:: s_c = \\Big(\\sum_{l \\in G} \\|W_l[..., c]\\|_p^p\\Big)^{1/p}, \\qquad p \\in \\{1, 2\\}
 
 (the L1 / L2 filter-norm criterion of Li et al., ICLR 2017, "Pruning Filters for
-Efficient ConvNets"; kernels only, biases and BatchNorm scales are not scored).
+Efficient ConvNets"; ``score="kernel"``, the default: biases and BatchNorm scales are not
+scored). A BatchNorm after the layer divides the kernel's scale out, so two BatchNorm-aware
+scores replace the per-layer filter norm ``‖W_l[..., c]‖_p`` by
+
+- ``score="bn_gamma"``: ``|γ_{l,c}|``, the scale of the BatchNorm right after layer ``l``
+  (Liu et al., ICCV 2017, "Learning Efficient Convolutional Networks through Network
+  Slimming");
+- ``score="bn_scaled"``: ``|γ_{l,c}| / √(σ²_{l,c} + ε) · ‖W_l[..., c]‖_p``, the norm of the
+  BatchNorm-folded kernel (moving variance ``σ²``);
+
+combined over the group as above (``(Σ_l v_{l,c}^p)^{1/p}``). These need a
+BatchNormalization as the only consumer of every layer of a scored group.
 
 Selection. With ``n_g`` channels in group ``g`` and ``n = Σ_g n_g``:
 
@@ -49,10 +60,14 @@ from tf_sfw.pruning.magnitude import num_pruned, validate_sparsity
 from tf_sfw.pruning.masks import is_pruned, strip
 from tf_sfw.validation import check_choice
 
-__all__ = ["ChannelGraph", "FilterGroup", "NORMS", "NORMALIZATIONS", "MODES", "filter_scores", "structured_plan"]
+__all__ = [
+    "ChannelGraph", "FilterGroup", "NORMS", "SCORES", "NORMALIZATIONS", "MODES", "filter_scores", "structured_plan"
+]  # fmt: skip
 
 #: Filter norms accepted by :func:`filter_scores`.
 NORMS = ("l2", "l1")
+#: Filter scores accepted by :func:`filter_scores`.
+SCORES = ("kernel", "bn_gamma", "bn_scaled")
 #: Score normalisations accepted by :func:`structured_plan` in global mode.
 NORMALIZATIONS = ("mean", "none")
 #: Selection modes accepted by :func:`structured_plan`.
@@ -97,6 +112,7 @@ class ChannelGraph:
             ``repeat`` copies (outer) of channel space ``space`` (inner), i.e. feature
             ``p·C + c`` is channel ``c`` at position ``p`` (``repeat > 1`` after Flatten).
         inputs: ``{layer: [input layer names]}``.
+        classes: ``{layer: class name}`` of every layer, in topological order.
         producers: ``{layer: space}`` for Conv2D/Dense layers, in topological order.
         batchnorms: Names of BatchNormalization layers.
     """
@@ -110,6 +126,8 @@ class ChannelGraph:
         self._parent, self.sizes, self._fixed = [], [], []
         self.layout, self.inputs, self.producers, self.batchnorms = {}, {}, {}, []
         entries = self._entries()
+        self.classes = {name: class_name for name, class_name, _, _ in entries}
+        self.configs = {name: cfg for name, _, cfg, _ in entries}
         for name, class_name, cfg, inbound in entries:
             self._visit(name, class_name, cfg, inbound)
         outputs = [entries[-1][0]] if self.sequential else [o[0] for o in self.config["output_layers"]]
@@ -257,27 +275,47 @@ class ChannelGraph:
         names = list(self.producers) + self.batchnorms
         return {name: [np.array(w) for w in self.model.get_layer(name).get_weights()] for name in names}
 
-    def filter_groups(self, weights, norm="l2"):
+    def _batchnorm_scale(self, weights, layer, score):
+        """``|γ|`` (``"bn_gamma"``) or ``|γ| / √(σ² + ε)`` of the BatchNorm consuming ``layer``."""
+        consumers = [name for name, inbound in self.inputs.items() if layer in inbound]
+        if len(consumers) != 1 or self.classes[consumers[0]] != "BatchNormalization":
+            raise ValueError(
+                f"`score={score!r}` needs a BatchNormalization as the only consumer of layer {layer!r}. "
+                f"Its consumers: {consumers}"
+            )
+        cfg, values = self.configs[consumers[0]], [np.asarray(w, dtype=np.float64) for w in weights[consumers[0]]]
+        gamma = np.abs(values[0]) if cfg.get("scale", True) else np.ones_like(values[-1])
+        return gamma if score == "bn_gamma" else gamma / np.sqrt(values[-1] + cfg.get("epsilon", 1e-3))
+
+    def filter_groups(self, weights, norm="l2", score="kernel"):
         """``{first layer: FilterGroup}`` with the channel scores of every prunable group."""
         check_choice(norm, "norm", NORMS)
+        check_choice(score, "score", SCORES)
         out = {}
         for layers in self.groups().values():
             total = 0.0
             for layer in layers:
                 kernel = np.asarray(weights[layer][0], dtype=np.float64)
                 flat = kernel.reshape(-1, kernel.shape[-1])
-                total = total + (np.sum(flat**2, axis=0) if norm == "l2" else np.sum(np.abs(flat), axis=0))
+                term = np.sum(flat**2, axis=0) if norm == "l2" else np.sum(np.abs(flat), axis=0)
+                if score != "kernel":
+                    scale = self._batchnorm_scale(weights, layer, score)
+                    scale = scale**2 if norm == "l2" else scale
+                    term = scale if score == "bn_gamma" else scale * term
+                total = total + term
             scores = np.sqrt(total) if norm == "l2" else total
             out[layers[0]] = FilterGroup(tuple(layers), scores)
         return out
 
 
-def filter_scores(model, norm="l2"):
+def filter_scores(model, norm="l2", score="kernel"):
     """Scores of the output channels of every prunable channel group of ``model``.
 
     Args:
         model: A functional or Sequential tf_keras model (pruning wrappers are stripped).
         norm: ``"l2"`` or ``"l1"``: the filter norm (of all kernels of a group together).
+        score: ``"kernel"`` (filter norm), ``"bn_gamma"`` or ``"bn_scaled"`` (see the module
+            docstring; the BatchNorm scores need a BatchNorm right after every scored layer).
 
     Returns:
         Ordered ``{key: FilterGroup(layers, scores)}``; ``key`` is the first layer of the
@@ -289,7 +327,7 @@ def filter_scores(model, norm="l2"):
         ValueError: For an unsupported layer (the message names it) or argument.
     """
     graph = ChannelGraph(model)
-    return graph.filter_groups(graph.read_weights(), norm)
+    return graph.filter_groups(graph.read_weights(), norm, score)
 
 
 def _check_groups(groups):
