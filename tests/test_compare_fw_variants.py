@@ -2,25 +2,14 @@
 
 import csv
 
-import numpy as np
 import pytest
 
-from conftest import load_script
+from conftest import load_script, write_tiny_mnist
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-
-    def split(n):
-        y = rng.integers(0, 10, n)
-        x = (rng.integers(0, 60, (n, 28, 28)) + (y * 19)[:, None, None]).astype(np.uint8)
-        return x, y.astype(np.uint8)
-
-    (x_train, y_train), (x_test, y_test) = split(200), split(40)
-    np.savez(root / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return root
+    return write_tiny_mnist(tmp_path_factory.mktemp("data"), 200, 40)
 
 
 def _read(path):

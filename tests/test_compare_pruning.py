@@ -2,10 +2,9 @@
 
 import csv
 
-import numpy as np
 import pytest
 
-from conftest import load_script
+from conftest import load_script, write_tiny_mnist
 
 
 @pytest.fixture(scope="module")
@@ -15,20 +14,7 @@ def script():
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-
-    def split(n):
-        y = rng.integers(0, 10, n)
-        # Class-dependent brightness so that a few steps learn something.
-        x = (rng.integers(0, 60, (n, 28, 28)) + (y * 19)[:, None, None]).astype(np.uint8)
-        return x, y.astype(np.uint8)
-
-    (x_train, y_train), (x_test, y_test) = split(240), split(40)
-    for directory in (root, root / "datasets"):
-        directory.mkdir(exist_ok=True)
-        np.savez(directory / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return root
+    return write_tiny_mnist(tmp_path_factory.mktemp("data"), 240, 40, directories=("", "datasets"))
 
 
 def _read(path):
