@@ -501,16 +501,7 @@ def expected_init_norms(model, init_norms=None):
 def check_constraints(constraints, name="constraints"):
     """Returns ``constraints`` if it is a `VariableConstraints` or a single `Constraint`
     usable for every variable (not mode "initialization", which needs a model)."""
-    if isinstance(constraints, Constraint):
-        if getattr(constraints, "mode", None) == "initialization":
-            raise ValueError(
-                "A single constraint with mode='initialization' needs the model's initializers: "
-                f"use `tf_sfw.constraints_for_model(model, constraint)`. Received: {name}={constraints!r}"
-            )
-        return constraints
-    if not isinstance(constraints, VariableConstraints):
-        raise ValueError(f"`{name}` must be a VariableConstraints or a Constraint. Received: {name}={constraints!r}")
-    return constraints
+    return sets.check_constraints(constraints, name, Constraint, VariableConstraints)
 
 
 def constraints_per_variable(constraints, variables):

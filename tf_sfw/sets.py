@@ -25,7 +25,7 @@ from tf_sfw import lmo as lmo_lib
 from tf_sfw import set_sizes
 from tf_sfw.selection import DEFAULT_SELECTION, get_ops
 
-__all__ = ["Constraint", "KSparsePolytope", "KSupportNormBall", "LpBall", "Unconstrained"]
+__all__ = ["Constraint", "KSparsePolytope", "KSupportNormBall", "LpBall", "Unconstrained", "check_constraints"]
 
 
 class Constraint:
@@ -255,3 +255,19 @@ class Unconstrained(Constraint):
 
     def get_config(self):
         return {}
+
+
+def check_constraints(constraints, name, constraint_class, per_variable_class):
+    """``constraints`` if it is a ``per_variable_class`` (a flavour's ``VariableConstraints``)
+    or one ``constraint_class`` usable for every variable: not mode "initialization", which
+    needs the model's initializers (``constraint_class.resolver``)."""
+    if isinstance(constraints, constraint_class):
+        if getattr(constraints, "mode", None) == "initialization":
+            raise ValueError(
+                "A single constraint with mode='initialization' needs the model's initializers: "
+                f"use `{constraint_class.resolver}(model, constraint)`. Received: {name}={constraints!r}"
+            )
+        return constraints
+    if not isinstance(constraints, per_variable_class):
+        raise ValueError(f"`{name}` must be a VariableConstraints or a Constraint. Received: {name}={constraints!r}")
+    return constraints

@@ -137,17 +137,7 @@ class VariableConstraints:
 def check_constraints(constraints, name="constraints"):
     """``constraints`` (deserialized) if it is a `VariableConstraints` or one `Constraint`
     usable for every variable (not mode "initialization")."""
-    constraints = _deserialize(constraints)
-    if isinstance(constraints, Constraint):
-        if getattr(constraints, "mode", None) == "initialization":
-            raise ValueError(
-                "A single constraint with mode='initialization' needs the model's initializers: "
-                f"use `tf_sfw.keras3.constraints_for_model(model, constraint)`. Received: {name}={constraints!r}"
-            )
-        return constraints
-    if not isinstance(constraints, VariableConstraints):
-        raise ValueError(f"`{name}` must be a VariableConstraints or a Constraint. Received: {name}={constraints!r}")
-    return constraints
+    return sets.check_constraints(_deserialize(constraints), name, Constraint, VariableConstraints)
 
 
 def constraints_per_variable(constraints, variables):
