@@ -4,7 +4,7 @@ pruning and tfmot's gradual magnitude pruning (GMP).
 
 Every method trains the same model from the same initial weights (per seed), on the same
 batches (batch 128), for the same number of epochs, with the same lr schedule family
-(``tf_sfw.recipe.lr_schedule``: step decay ÷10 at 60 % and 85 % of the steps by default):
+(``tf_sfw.recipe.lr_schedule``: step decay ÷10 at 75 % and 90 % of the steps by default):
 
 * ``sgd`` / ``sfw``: one dense run (SGD with momentum / ``tf_sfw.recipe.sfw_recipe``), then
   one-shot global magnitude pruning of the kernels at every target, no retraining;
@@ -14,6 +14,8 @@ batches (batch 128), for the same number of epochs, with the same lr schedule fa
   (``tf_sfw.pruning.activation``) on a calibration batch of training images;
 * ``sgd+bn`` / ``sfw+bn``: one-shot magnitude + BatchNorm re-estimation
   (``tf_sfw.pruning.batchnorm``; only models with BatchNorm);
+* ``sgd+lw`` / ``sfw+lw``: one-shot *layer-wise* magnitude pruning (every kernel at the target,
+  as GMP prunes), no retraining; ``+lw_bn``: the same + BatchNorm re-estimation (BatchNorm models);
 * ``gmp``: ``tf_sfw.pruning.gmp.gmp_train`` (tfmot), one full run per target;
 * ``gmp_equal_total``: GMP with the dense run's steps shared among the targets (each target
   gets ``train_steps / n_targets`` steps): the same TOTAL compute as one SFW run serving all.
@@ -34,9 +36,11 @@ import sys
 import time
 
 DATASETS = ("mnist", "fashion_mnist")
+MODELS = ("mnist_cnn", "simple_cnn", "resnet18")
 METHODS = (
     "sgd", "sfw", "sgd+ft", "sfw+ft", "gmp", "gmp_equal_total",
     "sgd+wanda", "sfw+wanda", "sgd+wanda_lw", "sfw+wanda_lw", "sgd+bn", "sfw+bn",
+    "sgd+lw", "sfw+lw", "sgd+lw_bn", "sfw+lw_bn",
 )
 FIELDS = (
     "dataset", "model", "epochs", "method", "target_sparsity", "achieved_sparsity", "seed",
@@ -50,7 +54,9 @@ def parse_args(argv=None):
     D = recipe_math.DEFAULTS
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", choices=DATASETS, default="mnist")
-    p.add_argument("--model", default="mnist_cnn")
+    p.add_argument("--model", default="mnist_cnn", choices=MODELS)
+    p.add_argument("--width", type=float, default=None,
+                   help="resnet18 only: width multiplier (e.g. 0.25); images are zero-padded to 32x32 for resnet18.")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--sparsities", type=float, nargs="+", default=[0, 50, 70, 80, 90, 95, 98],
@@ -98,6 +104,9 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if any(not 0 <= s < 100 for s in args.sparsities):
         p.error("--sparsities must be percentages in [0, 100).")
+    if args.width is not None and (args.model != "resnet18" or not args.width > 0):
+        p.error(f"--width needs --model resnet18 and a positive multiplier. Received: --model {args.model} "
+                f"--width {args.width}")
     if not 0 < args.ft_frac <= 0.02:
         p.error("--ft-frac must be in (0, 0.02].")
     return args
@@ -126,7 +135,14 @@ def load_split(args):
         x_test, y_test = x_test[: args.subset], y_test[: args.subset]
     if x_train.ndim == 3:
         x_train, x_test = x_train[..., None], x_test[..., None]
+    if args.model == "resnet18":  # four stride-2-friendly sizes
+        x_train, x_test = data_lib.pad_images(x_train, 32), data_lib.pad_images(x_test, 32)
     return (x_train, y_train), (x_test, y_test), split
+
+
+def model_name(args):
+    """The ``model`` column: the model name, with ``_w<width>`` for a width multiplier."""
+    return args.model if args.width is None else f"{args.model}_w{args.width:g}"
 
 
 class Setting:
@@ -153,7 +169,8 @@ class Setting:
         from tf_sfw.models import build_model
 
         keras.utils.set_random_seed(seed)
-        return build_model(self.args.model, input_shape=self.train[0].shape[1:], num_classes=10)
+        kwargs = {} if self.args.width is None else {"width": self.args.width}
+        return build_model(self.args.model, input_shape=self.train[0].shape[1:], num_classes=10, **kwargs)
 
     def schedule(self, lr, total_steps=None):
         from tf_sfw.recipe import lr_schedule
@@ -261,14 +278,22 @@ def one_shot_rows(setting, name, model, seed, wall, methods, log):
                 loss, acc, achieved = evaluate_masked(setting, model, wmasks)
                 rows.append(dict(base, method=f"{name}+{suffix}", target_sparsity=s, achieved_sparsity=achieved,
                                  test_accuracy=acc, test_loss=loss, fine_tune_steps=0, wall_s=wall + time.time() - t0))
-        if f"{name}+bn" in methods and has_bn:
+        if f"{name}+lw" in methods:
             t0 = time.time()
-            pruned = strip(apply_masks(model, masks))
-            calib = setting.dataset(seed + 2000, epochs=1).take(max(1, a.calibration // a.batch_size))
-            reestimate_batchnorm(pruned, calib)
-            loss, acc = setting.evaluate(pruned)
-            rows.append(dict(base, method=f"{name}+bn", target_sparsity=s, achieved_sparsity=kernel_sparsity(pruned),
+            loss, acc, achieved = evaluate_masked(setting, model, magnitude_masks(model, s, scope="layerwise"))
+            rows.append(dict(base, method=f"{name}+lw", target_sparsity=s, achieved_sparsity=achieved,
                              test_accuracy=acc, test_loss=loss, fine_tune_steps=0, wall_s=wall + time.time() - t0))
+        for suffix, scope in (("bn", "global"), ("lw_bn", "layerwise")):
+            if f"{name}+{suffix}" in methods and has_bn:
+                t0 = time.time()
+                bn_masks = masks if scope == "global" else magnitude_masks(model, s, scope=scope)
+                pruned = strip(apply_masks(model, bn_masks))
+                calib = setting.dataset(seed + 2000, epochs=1).take(max(1, a.calibration // a.batch_size))
+                reestimate_batchnorm(pruned, calib)
+                loss, acc = setting.evaluate(pruned)
+                rows.append(dict(base, method=f"{name}+{suffix}", target_sparsity=s,
+                                 achieved_sparsity=kernel_sparsity(pruned), test_accuracy=acc, test_loss=loss,
+                                 fine_tune_steps=0, wall_s=wall + time.time() - t0))
     for r in rows:
         if r["method"] in (name,) and np.isclose(r["target_sparsity"], 0.0):
             log(f"  {name} seed {seed} dense: {100 * r['test_accuracy']:.2f}%")
@@ -308,7 +333,7 @@ def reused_rows(args, path):
     """Rows of ``args.reuse_methods`` for this dataset, model, epochs and seeds from the CSV ``path``."""
     seeds = {str(s) for s in args.seeds}
     return [r for r in read_rows(path) if r["method"] in args.reuse_methods and r["dataset"] == args.dataset
-            and r["model"] == args.model and int(r["epochs"]) == args.epochs and r["seed"] in seeds
+            and r["model"] == model_name(args) and int(r["epochs"]) == args.epochs and r["seed"] in seeds
             and r.get("eval_split", "test") == ("test" if not args.validation else f"validation_last_{args.validation}")]
 
 
@@ -451,7 +476,7 @@ def main(argv=None):
     setting = Setting(args)
     log(f"{args.dataset}/{args.model} {args.epochs} epochs: {len(setting.train[1])} train, {len(setting.eval[1])} "
         f"{setting.split}, {setting.total_steps} steps")
-    common = dict(dataset=args.dataset, model=args.model, epochs=args.epochs, eval_split=setting.split,
+    common = dict(dataset=args.dataset, model=model_name(args), epochs=args.epochs, eval_split=setting.split,
                   config=config_string(args))
     if args.reuse_from:
         reused = reused_rows(args, args.reuse_from)

@@ -187,18 +187,15 @@ def input_shape(args):
 
 
 def load_data(args, seed):
-    import numpy as np
-
     from tf_sfw import data as data_lib
 
     (x_train, y_train), (x_test, y_test) = data_lib.load_arrays(args.dataset, data_dir=args.data_dir)
     x_train, y_train = data_lib._subset(x_train, y_train, args.subset if args.subset and args.subset < len(y_train) else None, seed)
     if args.test_subset and args.test_subset < len(y_test):
         x_test, y_test = x_test[: args.test_subset], y_test[: args.test_subset]
-    pad = (input_shape(args)[0] - x_train.shape[1]) // 2
-    if pad:
-        widths = ((0, 0), (pad, pad), (pad, pad), (0, 0))
-        x_train, x_test = np.pad(x_train, widths), np.pad(x_test, widths)
+    size = input_shape(args)[0]
+    if size != x_train.shape[1]:
+        x_train, x_test = data_lib.pad_images(x_train, size), data_lib.pad_images(x_test, size)
     return (x_train, y_train), (x_test, y_test)
 
 

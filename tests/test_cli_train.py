@@ -31,8 +31,8 @@ def test_defaults_are_the_paper_setting():
 
     config = cli_train.config_from_args(_parse("--out", "x"))
     assert config == TrainConfig(data_dir=None)
-    assert (config.learning_rate, config.momentum, config.k, config.k_frac, config.value) == (1.0, 0.9, 10, 0.05, 15.0)
-    # the recipe's schedule: warm-up, then decay at 60% and 85% of the steps (tf_sfw.recipe_math.DEFAULTS)
+    assert (config.learning_rate, config.momentum, config.k, config.k_frac, config.value) == (1.0, 0.9, 150, 0.05, 15.0)
+    # the recipe's schedule: warm-up, then decay at 75% and 90% of the steps (tf_sfw.recipe_math.DEFAULTS)
     from tf_sfw.recipe_math import DEFAULTS
 
     assert config.schedule == "recipe" and config.milestones is None and config.milestones_frac == DEFAULTS["milestones"]

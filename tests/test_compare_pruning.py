@@ -30,7 +30,7 @@ def test_every_method_runs_and_respects_the_budget(script, data_dir, tmp_path):
     assert set(script.FIELDS) <= set(rows[0])
     methods = {r["method"] for r in rows}
     # mnist_cnn has no BatchNorm: the "+bn" rows are skipped.
-    assert methods == set(script.METHODS) - {"sgd+bn", "sfw+bn"}
+    assert methods == set(script.METHODS) - {"sgd+bn", "sfw+bn", "sgd+lw_bn", "sfw+lw_bn"}
     train_steps = 60  # 240 examples / batch 4
     for r in rows:
         s, achieved = float(r["target_sparsity"]), float(r["achieved_sparsity"])
@@ -43,7 +43,7 @@ def test_every_method_runs_and_respects_the_budget(script, data_dir, tmp_path):
             assert int(r["train_steps"]) == train_steps
         if r["method"].startswith("gmp"):
             assert s > 0 and abs(achieved - s) < 0.02  # layer-wise rounding
-        elif r["method"].endswith("_lw"):
+        elif r["method"].endswith("lw"):  # wanda_lw, lw: every kernel at the target
             assert abs(achieved - s) < 0.02
         else:
             assert abs(achieved - s) < 1e-3
@@ -95,3 +95,26 @@ def test_arguments_are_validated(script):
         script.parse_args(["--sparsities", "100"])
     with pytest.raises(SystemExit):
         script.parse_args(["--ft-frac", "0.05"])
+
+
+def test_width_multiplied_resnet_on_padded_images(script, data_dir, tmp_path):
+    out = tmp_path / "resnet"
+    script.main(["--data-dir", str(data_dir), "--model", "resnet18", "--width", "0.0625", "--epochs", "1",
+                 "--batch-size", "40", "--seeds", "0", "--sparsities", "0", "90", "--methods", "sfw", "sfw+bn", "sfw+lw_bn",
+                 "--calibration", "16", "--out", str(out)])
+    rows = _read(out / "results.csv")
+    assert {r["model"] for r in rows} == {"resnet18_w0.0625"}
+    assert [(r["method"], r["target_sparsity"]) for r in rows] == [
+        ("sfw", "0.0"), ("sfw+bn", "0.0"), ("sfw+lw_bn", "0.0"), ("sfw", "0.9"), ("sfw+bn", "0.9"), ("sfw+lw_bn", "0.9")]
+    assert abs(float(rows[-1]["achieved_sparsity"]) - 0.9) < 0.02
+    assert (out / "accuracy_mnist_resnet18_w0.0625_1ep.png").exists()
+    setting = script.Setting(script.parse_args(["--data-dir", str(data_dir), "--model", "resnet18", "--width", "0.0625"]))
+    assert setting.train[0].shape[1:] == (32, 32, 1) and setting.eval[0].shape[1:] == (32, 32, 1)
+    model = setting.build(0)
+    assert model.get_layer("conv1").filters == 4  # 64 x 0.0625
+
+
+@pytest.mark.parametrize("argv", [["--width", "0.5"], ["--model", "resnet18", "--width", "0"], ["--model", "vgg"]])
+def test_width_needs_resnet18(script, argv):
+    with pytest.raises(SystemExit):
+        script.parse_args(argv)

@@ -419,3 +419,28 @@ def test_subset_larger_than_split_is_refused():
     assert len(ys) == 4 and len(set(ys.tolist())) == 4 and set(ys.tolist()) <= set(y.tolist())
     with pytest.raises(ValueError, match="subset=0"):
         data._subset(x, y, 0, seed=0)
+
+
+@pytest.mark.parametrize("shape", [(2, 28, 28), (3, 28, 28, 1), (1, 27, 30, 3)])
+def test_pad_images_centres_the_image(shape):
+    x = np.random.default_rng(0).integers(1, 255, size=shape).astype(np.uint8)
+    out = data.pad_images(x, 32)
+    assert out.shape == (shape[0], 32, 32) + tuple(shape[3:]) and out.dtype == x.dtype
+    top, left = (32 - shape[1]) // 2, (32 - shape[2]) // 2
+    np.testing.assert_array_equal(out[:, top : top + shape[1], left : left + shape[2]], x)
+    assert out.sum() == x.sum()  # everything else is zero
+    side = max(shape[1:3])  # padding only the shorter side, extra row/column below/right
+    rows, cols = side - shape[1], side - shape[2]
+    expected = np.pad(x, [(0, 0), (rows // 2, rows - rows // 2), (cols // 2, cols - cols // 2)] + [(0, 0)] * (len(shape) - 3))
+    np.testing.assert_array_equal(data.pad_images(x, side), expected)
+
+
+@pytest.mark.parametrize("x, size, match", [
+    (np.zeros((2, 28, 28)), 20, "size.*at least the image side 28.*size=20"),
+    (np.zeros((28, 28)), 32, "batch of images.*shape \\(28, 28\\)"),
+    (np.zeros((0, 28, 28)), 32, "non-empty"),
+    (np.zeros((2, 28, 28)), 0, "size"),
+])
+def test_pad_images_invalid_args(x, size, match):
+    with pytest.raises(ValueError, match=match):
+        data.pad_images(x, size)

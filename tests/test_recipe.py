@@ -63,9 +63,10 @@ def test_sfw_recipe_returns_optimizer_constraints_and_schedule(ball, cls):
     )
     assert isinstance(optimizer, tf_sfw.SFW)
     assert optimizer.constraints is constraints
-    np.testing.assert_allclose(float(schedule(11)), 1.0)
-    np.testing.assert_allclose(float(schedule(12)), 0.1)  # floor(0.6 * 20)
-    np.testing.assert_allclose(float(schedule(17)), 0.01, rtol=1e-6)  # floor(0.85 * 20)
+    np.testing.assert_allclose(float(schedule(14)), 1.0)
+    np.testing.assert_allclose(float(schedule(15)), 0.1)  # floor(0.75 * 20)
+    np.testing.assert_allclose(float(schedule(17)), 0.1)
+    np.testing.assert_allclose(float(schedule(18)), 0.01, rtol=1e-6)  # floor(0.9 * 20)
     for variable in model.trainable_variables:
         constraint = constraints.for_variable(variable)
         assert isinstance(constraint, cls)
@@ -85,10 +86,16 @@ def test_sfw_recipe_defaults_warm_up_and_constrain_kernels_in_k_support_balls():
     optimizer, constraints, schedule = sfw_recipe(model, epochs=5, steps_per_epoch=20)
     np.testing.assert_allclose(float(schedule(0)), 1.0 / 2)  # warm-up over floor(0.02 * 100) = 2 steps
     np.testing.assert_allclose(float(schedule(1)), 1.0)
-    np.testing.assert_allclose(float(schedule(60)), 0.1)
-    np.testing.assert_allclose(float(optimizer.unconstrained_learning_rate(60)), 0.05)  # 0.5, same shape
+    np.testing.assert_allclose(float(schedule(74)), 1.0)
+    np.testing.assert_allclose(float(schedule(75)), 0.1)  # milestones at 75 % and 90 % of the steps
+    np.testing.assert_allclose(float(schedule(90)), 0.01, rtol=1e-6)
+    np.testing.assert_allclose(float(optimizer.unconstrained_learning_rate(75)), 0.05)  # 0.5, same shape
     for layer in ("conv", "dense"):
-        assert isinstance(constraints.for_variable(model.get_layer(layer).kernel), tf_sfw.KSupportNormBall)
+        kernel = model.get_layer(layer).kernel
+        constraint = constraints.for_variable(kernel)
+        assert isinstance(constraint, tf_sfw.KSupportNormBall)
+        n = int(np.prod(kernel.shape))
+        assert constraint.k_for(n) == min(max(150, int(0.05 * n)), n)  # at least 150 entries
         assert not constraints.for_variable(model.get_layer(layer).bias).is_constrained
 
 

@@ -271,6 +271,18 @@ def test_build_structured_constraints(constraint, cls):
     assert type(kernel).__name__ == cls
     if constraint == "nm":
         assert (kernel.n, kernel.m) == (1, 4)
+    else:
+        assert (kernel.k, kernel.k_frac) == (1, 0.5)
+
+
+@pytest.mark.parametrize("constraint", ["group_k_sparse", "group_k_support"])
+def test_group_sets_left_at_the_recipe_k_take_their_own_defaults(constraint):
+    """The recipe's K (at least 150 entries) is not a filter count: group sets keep theirs."""
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, name="d")])
+    kernel = build_constraints(model, {"constraint": constraint}).constraints["d/kernel"]
+    assert (kernel.k, kernel.k_frac) == (1, 0.25) and kernel.k_groups(kernel_shape := (8, 16)) == 4
+    assert build_constraints(model, {"constraint": constraint, "k": 3}).constraints["d/kernel"].k_groups(kernel_shape) == 3
+    assert build_constraints(model, {"constraint": constraint, "k": 6}).constraints["d/kernel"].k_groups(kernel_shape) == 6
 
 
 def test_unconstrained_learning_rate_reaches_sfw():

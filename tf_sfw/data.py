@@ -58,6 +58,7 @@ __all__ = [
     "make_eval_dataset",
     "make_train_dataset",
     "mnist",
+    "pad_images",
     "read_cifar10_batch",
     "read_idx",
     "search_dirs",
@@ -543,6 +544,29 @@ def decode_jpeg_batch(paths):
         paths,
         fn_output_signature=tf.TensorSpec((64, 64, 3), tf.uint8),
     )
+
+
+def pad_images(x, size):
+    """Zero-pads a batch of images ``(N, H, W[, C])`` to ``size`` x ``size``, centred.
+
+    Used to feed 28x28 MNIST-style images to networks made for 32x32 inputs (ResNet-18):
+    :math:`\lfloor (s - H)/2\rfloor` rows above, the rest below (columns likewise).
+
+    Raises:
+        ValueError: if ``x`` is not a batch of images or ``size`` is smaller than an image side.
+    """
+    x = np.asarray(x)
+    if x.ndim not in (3, 4) or 0 in x.shape:
+        raise ValueError(f"`x` must be a non-empty batch of images (N, H, W[, C]). Received: x with shape {x.shape}")
+    size = validation.check_positive_int(size, "size")
+    height, width = x.shape[1], x.shape[2]
+    if size < max(height, width):
+        raise ValueError(
+            f"`size` must be at least the image side {max(height, width)}. " + validation.received("size", size)
+        )
+    top, left = (size - height) // 2, (size - width) // 2
+    widths = [(0, 0), (top, size - height - top), (left, size - width - left)] + [(0, 0)] * (x.ndim - 3)
+    return np.pad(x, widths)
 
 
 def _subset(x, y, subset, seed):

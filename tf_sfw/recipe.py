@@ -14,8 +14,8 @@ r"""One call that returns what SFW training needs: optimizer, constraints and lr
   (biases, BatchNorm parameters) are trained by SGD at ``unconstrained_learning_rate``;
 * the optimizer: `tf_sfw.SFW` with gradient rescaling and momentum;
 * the learning-rate schedule, in optimizer steps and relative to the run's length, so that it
-  fires in short runs too: ``"step"`` (÷10 at each fraction of ``milestones``, default 60 %
-  and 85 % of the steps), ``"cosine"`` (cosine decay to 0) or ``"constant"``, after a linear
+  fires in short runs too: ``"step"`` (÷10 at each fraction of ``milestones``, default 75 %
+  and 90 % of the steps), ``"cosine"`` (cosine decay to 0) or ``"constant"``, after a linear
   warm-up over the first 2 % of the steps (`RecipeSchedule`).
 
 The defaults (`tf_sfw.recipe_math.DEFAULTS`, shared with the Keras 3 recipe) are the

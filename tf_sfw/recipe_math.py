@@ -64,12 +64,15 @@ DEFAULTS = {
     "learning_rate": 1.0,  # SFW step-size factor (with gradient rescaling, as in Miao et al.)
     "momentum": 0.9,
     "tau": 15.0,  # set radius relative to the expected initial norm
-    "k": 10,
-    "k_frac": 0.05,  # K = max(k, floor(k_frac * n)) per variable
+    # K = min(max(k, floor(k_frac * n)), n) per variable: 5 % of a large kernel, but at least 150
+    # entries, so that small kernels (a 5x5x1x6 first convolution, a classifier) are not held to
+    # ten-entry vertices (Miao et al.'s k = 10 trains them poorly)
+    "k": 150,
+    "k_frac": 0.05,
     "ball": "k_support",  # K-support norm ball of radius tau * E||theta_init||
     "rescale": "gradient",
     "schedule": "step",
-    "milestones": (0.6, 0.85),  # fractions of the run's optimizer steps
+    "milestones": (0.75, 0.9),  # fractions of the run's optimizer steps
     "factor": 0.1,  # lr multiplier at each milestone
     "warmup": 0.02,  # fraction of the run with a linear warm-up
     "bias_norm": "unit",  # how zero-initialised biases are sized (constrain="all" only)

@@ -7,12 +7,13 @@ the same data order, for the same number of epochs, with optimizers built by
 - SGD: ``keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)`` (``--sgd-lr``; 0.05 gave a
   higher dense accuracy than 0.01 after 2 epochs, 98.5% vs 97.4%, so the baseline is not weak);
 - SFW: the recipe of `tf_sfw.recipe` (`tf_sfw.recipe_math.DEFAULTS`): ``tf_sfw.SFW(learning_rate=1.0,
-  momentum=0.9, rescale="gradient")`` with the variables in K-sparse polytopes
-  ``KSparsePolytope(k=10, k_frac=0.05, mode="initialization", value=15)`` (the sets of Miao et
-  al., ICLR 2022, "Learning Pruning-Friendly Networks via Frank-Wolfe");
+  momentum=0.9, rescale="gradient", unconstrained_learning_rate=0.5)`` with the kernels in K-support
+  norm balls ``KSupportNormBall(k=150, k_frac=0.05, mode="initialization", value=15)`` and the
+  biases trained by SGD (the sets of Miao et al., ICLR 2022, "Learning Pruning-Friendly Networks
+  via Frank-Wolfe", and Zimmer et al. 2022, with the recipe's K);
 
 both on the recipe's schedule (``schedule="recipe"``: linear warm-up over the first 2 % of
-the steps, then lr ÷10 at 60 % and 85 % of the steps), so the comparison is at equal schedule;
+the steps, then lr ÷10 at 75 % and 90 % of the steps), so the comparison is at equal schedule;
 
 then sweeps both with global magnitude pruning of the conv/dense kernels (no retraining,
 :func:`tf_sfw.pruning.sweep.sweep`), prints a side-by-side table, writes

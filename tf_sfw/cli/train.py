@@ -53,16 +53,23 @@ def default_learning_rate(optimizer, rescale):
     return SGD_LEARNING_RATE if optimizer == "sgd" else SFW_LEARNING_RATES[rescale]
 
 
-DESCRIPTION = """\
+def _percentages(fractions, sign="%"):
+    """``(0.75, 0.9)`` -> ``"75% and 90%"`` (``sign="%%"`` inside argparse help)."""
+    words = [f"{100 * f:g}{sign}" for f in fractions]
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+DESCRIPTION = f"""\
 Train a network with Stochastic Frank-Wolfe in K-sparse polytopes or K-support norm balls (Miao
 et al., ICLR 2022, "Learning Pruning-Friendly Networks via Frank-Wolfe"). The defaults are the
-recipe of tf_sfw.recipe, chosen on held-out training data: 180 epochs, batch 128, lr 1.0 with
-gradient rescaling, momentum 0.9, the kernels in K-support norm balls with tau 15 and K = max(10,
-5% of each variable's size), biases and BatchNorm unconstrained (SGD at --unconstrained-lr 0.5),
-and --schedule recipe: a linear lr warm-up over the first 2% of the steps, then lr divided by 10
-after 60% and 85% of the steps, whatever the run's length. The paper's setting: --constraint
-k_sparse --constrain all --schedule paper (lr divided by 10 after 1/3 and 2/3 of the run, epochs 61
-and 121 of 180, plus the loss-average rule). Pass --epochs for a shorter run.
+recipe of tf_sfw.recipe, chosen on held-out training data: 180 epochs, batch 128, lr
+{RECIPE_DEFAULTS['learning_rate']:g} with gradient rescaling, momentum {RECIPE_DEFAULTS['momentum']:g}, the kernels in K-support norm balls with tau
+{RECIPE_DEFAULTS['tau']:g} and K = max({RECIPE_DEFAULTS['k']}, {100 * RECIPE_DEFAULTS['k_frac']:g}% of each variable's size), biases and BatchNorm unconstrained (SGD at
+--unconstrained-lr {RECIPE_DEFAULTS['unconstrained_learning_rate']:g}), and --schedule recipe: a linear lr warm-up over the first
+{100 * RECIPE_DEFAULTS['warmup']:g}% of the steps, then lr divided by 10 after {_percentages(RECIPE_DEFAULTS['milestones'])} of the steps, whatever
+the run's length. The paper's setting: --constraint k_sparse --constrain all --k 10 --schedule paper
+(lr divided by 10 after 1/3 and 2/3 of the run, epochs 61 and 121 of 180, plus the loss-average
+rule). Pass --epochs for a shorter run.
 
 Writes OUT/config.json, OUT/model.keras, OUT/metrics.json and OUT/log.csv (and TensorBoard logs in
 OUT/logs when the tensorboard package is installed). While the run is in progress OUT/backup/ holds
@@ -103,14 +110,18 @@ def add_parser(subparsers):
     p.add_argument("--constraint", choices=CONSTRAINTS, default=RECIPE_DEFAULTS["ball"],
                    help="SFW constraint set of each variable (group_*: over output filters/units, K counted in "
                    "groups; nm: at most N of every M consecutive input weights)")
-    p.add_argument("--k", type=positive("--k"), default=10, help="top-K sets: the minimum K")
+    p.add_argument("--k", type=positive("--k"), default=RECIPE_DEFAULTS["k"],
+                   help="top-K sets: the minimum K (default %(default)s; the paper's: 10; group sets count filters: "
+                   "with --k and --k-frac unchanged they use 1 and 0.25)")
     p.add_argument("--nm-n", type=positive("--nm-n"), default=2, metavar="N", help="--constraint nm: N of N:M")
     p.add_argument("--nm-m", type=positive("--nm-m"), default=4, metavar="M", help="--constraint nm: M of N:M")
-    p.add_argument("--k-frac", type=float_type("--k-frac", low=0.0, high=1.0, low_open=True), default=0.05,
+    p.add_argument("--k-frac", type=float_type("--k-frac", low=0.0, high=1.0, low_open=True),
+                   default=RECIPE_DEFAULTS["k_frac"],
                    help="top-K sets: K as a fraction of the variable's size, in (0, 1]")
     p.add_argument("--mode", choices=MODES, default="initialization",
                    help="what --tau sets: the multiple of the expected initial norm, the radius or the diameter")
-    p.add_argument("--tau", dest="value", type=float_type("--tau", low=0.0, low_open=True), default=15.0, metavar="TAU",
+    p.add_argument("--tau", dest="value", type=float_type("--tau", low=0.0, low_open=True),
+                   default=RECIPE_DEFAULTS["tau"], metavar="TAU",
                    help="tau (--mode initialization), radius or diameter; > 0")
     p.add_argument("--unconstrained", action="append", default=[], metavar="REGEX",
                    help="variables (re.search on names) trained by SGD; repeatable (default: none)")
@@ -122,12 +133,13 @@ def add_parser(subparsers):
     p.add_argument("--weight-decay", type=float_type("--weight-decay", low=0.0), default=None,
                    help="decoupled weight decay (default: 0, the paper's setting)")
     p.add_argument("--schedule", choices=SCHEDULES, default="recipe",
-                   help="learning-rate schedule: recipe (per step: --warmup, then x --decay-factor at 60%% and 85%% "
-                   "of the steps), paper (epoch step decay at 1/3 and 2/3 + loss-average rule), step, loss_average, "
+                   help="learning-rate schedule: recipe (per step: --warmup, then x --decay-factor at "
+                   f"{_percentages(RECIPE_DEFAULTS['milestones'], '%%')} of the steps), paper (epoch step decay at 1/3 and 2/3 + loss-average rule), step, loss_average, "
                    "constant")
     p.add_argument("--milestones", type=int_type("--milestones", minimum=2), nargs="*", default=None,
                    metavar="EPOCH", help="1-based epochs at whose start lr is multiplied by --decay-factor, for "
-                   "--schedule recipe, paper and step (default: recipe at 60%% and 85%% of the steps; paper and "
+                   "--schedule recipe, paper and step (default: recipe at "
+                   f"{_percentages(RECIPE_DEFAULTS['milestones'], '%%')} of the steps; paper and "
                    "step at 1/3 and 2/3 of the run, i.e. 61 121 of 180 epochs; "
                    "the flag without values: no step decay)")
     p.add_argument("--decay-factor", type=float_type("--decay-factor", low=0.0, high=1.0, low_open=True), default=0.1,

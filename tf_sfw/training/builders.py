@@ -16,6 +16,7 @@ import tensorflow as tf
 from tf_sfw import data as data_lib
 from tf_sfw._keras import keras
 from tf_sfw.models import build_model
+from tf_sfw.recipe_math import DEFAULTS as RECIPE_DEFAULTS
 from tf_sfw.schedules import LossAverageSchedule, StepDecay
 from tf_sfw.training.config import TrainConfig
 from tf_sfw.training.resume import random_generators
@@ -88,6 +89,10 @@ def _structured_constraint(config):
     if config.constraint == "nm":
         return NMSparsePolytope(n=config.nm_n, m=config.nm_m, mode=config.mode, value=config.value)
     group_set = GroupKSparsePolytope if config.constraint == "group_k_sparse" else GroupKSupportNormBall
+    if (config.k, config.k_frac) == (RECIPE_DEFAULTS["k"], RECIPE_DEFAULTS["k_frac"]):
+        # the recipe's K counts entries (at least 150); K of a group set counts filters / units,
+        # so left at the recipe's values the group set takes its own defaults
+        return group_set(mode=config.mode, value=config.value)
     return group_set(k=config.k, k_frac=config.k_frac, mode=config.mode, value=config.value)
 
 

@@ -59,7 +59,9 @@ class TrainConfig:
         rescale: SFW step-size rescaling ``"gradient"`` | ``"diameter"`` | ``"none"``.
         constraint: Set of every constrained variable: ``k_sparse`` (paper), ``k_support``,
             ``l1``/``l2``/``linf`` balls, or ``unconstrained`` (SFW then equals momentum SGD).
-        k, k_frac: K = max(k, floor(k_frac·n)) for the top-K sets (paper: 10 and 0.05).
+        k, k_frac: K = max(k, floor(k_frac·n)) for the top-K sets (recipe: 150 and 0.05; paper: 10
+            and 0.05). The group sets count K in filters / units: left at the recipe's values they
+            take their own defaults (k 1, k_frac 0.25).
         mode: ``"initialization"`` (paper; ``value`` = tau), ``"radius"`` or ``"diameter"``.
         value: tau, the radius or the diameter (paper: tau = 15).
         unconstrained: Regexes (``re.search`` on variable names) of variables trained by SGD
@@ -79,7 +81,7 @@ class TrainConfig:
             used and ``milestones_frac`` is ignored; ``()`` disables the decay. Under
             ``"recipe"`` epoch ``e`` decays at step ``(e - 1) * steps_per_epoch``.
         milestones_frac: Relative milestones in (0, 1); None (default) for the schedule's own:
-            the recipe's 0.6 and 0.85 of the steps for ``"recipe"``; for the epoch schedules
+            the recipe's (`tf_sfw.recipe_math.DEFAULTS`: 0.75 and 0.9 of the steps) for ``"recipe"``; for the epoch schedules
             decay at the start of epoch ``round(f * epochs) + 1`` with 1/3, 2/3 (epochs 61 and
             121 of 180, as in the paper).
         decay_factor: Multiplier of the step decay (paper: 0.1).
