@@ -101,7 +101,7 @@ def test_diverging_run_stops_with_clear_error(tmp_path, lr, factor, match):
 @pytest.fixture(scope="module")
 def logged_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("logged")
-    config = TrainConfig(**{**CONFIG, "epochs": 3, "milestones_frac": TrainConfig().milestones_frac})
+    config = TrainConfig(**{**CONFIG, "epochs": 3, "milestones_frac": (0.6, 0.85)})
     _, metrics = train(config, out, arrays=ARRAYS)
     return out, metrics
 
@@ -113,7 +113,8 @@ def test_csv_log_matches_history_and_relative_milestones(logged_run):
     assert set(rows[0]) == {"epoch", "loss", "accuracy", "lr"}
     for key in ("loss", "accuracy", "lr"):
         np.testing.assert_allclose([float(r[key]) for r in rows], metrics["history"][key], rtol=1e-12)
-    # default milestones 1/3, 2/3 of a 3-epoch run: decay at the start of epochs 2 and 3
+    # relative milestones 0.6, 0.85 of the 18-step recipe schedule: decays at steps 10 and 15,
+    # inside epochs 2 and 3 (the logged lr is the one of each epoch's last step)
     np.testing.assert_allclose(metrics["history"]["lr"], [1.0, 0.1, 0.01], rtol=1e-6)
 
 
