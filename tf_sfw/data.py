@@ -547,7 +547,7 @@ def decode_jpeg_batch(paths):
 
 
 def pad_images(x, size):
-    """Zero-pads a batch of images ``(N, H, W[, C])`` to ``size`` x ``size``, centred.
+    r"""Zero-pads a batch of images ``(N, H, W[, C])`` to ``size`` x ``size``, centred.
 
     Used to feed 28x28 MNIST-style images to networks made for 32x32 inputs (ResNet-18):
     :math:`\lfloor (s - H)/2\rfloor` rows above, the rest below (columns likewise).

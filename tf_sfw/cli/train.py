@@ -64,7 +64,7 @@ Train a network with Stochastic Frank-Wolfe in K-sparse polytopes or K-support n
 et al., ICLR 2022, "Learning Pruning-Friendly Networks via Frank-Wolfe"). The defaults are the
 recipe of tf_sfw.recipe, chosen on held-out training data: 180 epochs, batch 128, lr
 {RECIPE_DEFAULTS['learning_rate']:g} with gradient rescaling, momentum {RECIPE_DEFAULTS['momentum']:g}, the kernels in K-support norm balls with tau
-{RECIPE_DEFAULTS['tau']:g} and K = max({RECIPE_DEFAULTS['k']}, {100 * RECIPE_DEFAULTS['k_frac']:g}% of each variable's size), biases and BatchNorm unconstrained (SGD at
+{RECIPE_DEFAULTS['tau']:g} and K = max({RECIPE_DEFAULTS['k']}, {100 * RECIPE_DEFAULTS['k_frac']:g}% of each variable's size) capped at that size, biases and BatchNorm unconstrained (SGD at
 --unconstrained-lr {RECIPE_DEFAULTS['unconstrained_learning_rate']:g}), and --schedule recipe: a linear lr warm-up over the first
 {100 * RECIPE_DEFAULTS['warmup']:g}% of the steps, then lr divided by 10 after {_percentages(RECIPE_DEFAULTS['milestones'])} of the steps, whatever
 the run's length. The paper's setting: --constraint k_sparse --constrain all --k 10 --schedule paper
