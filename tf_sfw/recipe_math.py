@@ -88,16 +88,7 @@ def check_schedule_arguments(learning_rate, total_steps, schedule, milestones, f
     learning_rate = validation.check_positive_number(learning_rate, "learning_rate")
     total_steps = validation.check_positive_int(total_steps, "total_steps")
     validation.check_choice(schedule, "schedule", SCHEDULES)
-    try:
-        milestones = tuple(float(m) for m in milestones)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"`milestones` must be increasing fractions in (0, 1). {validation.received('milestones', milestones)}"
-        ) from None
-    if any(not 0 < m < 1 for m in milestones) or list(milestones) != sorted(set(milestones)):
-        raise ValueError(
-            f"`milestones` must be increasing fractions in (0, 1). {validation.received('milestones', milestones)}"
-        )
+    milestones = validation.check_milestones_frac(milestones, "milestones")
     factor = validation.check_number(factor, "factor", low=0.0, high=1.0, low_open=True)
     warmup = validation.check_fraction(warmup, "warmup")
     return learning_rate, total_steps, schedule, milestones, factor, warmup

@@ -155,10 +155,6 @@ class SagaFWModel(FrankWolfeEstimatorModel):
             "seed": self.seed,
         }
 
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        return cls(**cls._model_from_config(config, custom_objects))
-
 
 class _FillTableCallback(keras.callbacks.Callback):
     """Fills the table of a `SagaFWModel` before its first step."""

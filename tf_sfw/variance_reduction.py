@@ -150,10 +150,10 @@ class FrankWolfeEstimatorModel(keras.Model):
         return {"model": keras.saving.serialize_keras_object(self.model), "name": self.name}
 
     @classmethod
-    def _model_from_config(cls, config, custom_objects=None):
+    def from_config(cls, config, custom_objects=None):
         config = dict(config)
         config["model"] = keras.saving.deserialize_keras_object(config["model"], custom_objects=custom_objects)
-        return config
+        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="tf_sfw")
@@ -289,10 +289,6 @@ class VarianceReducedModel(FrankWolfeEstimatorModel):
             "snapshot_batch_size": self.snapshot_batch_size,
             "seed": self.seed,
         }
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        return cls(**cls._model_from_config(config, custom_objects))
 
 
 class _SnapshotCallback(keras.callbacks.Callback):
