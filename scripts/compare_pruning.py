@@ -87,6 +87,9 @@ def parse_args(argv=None):
     p.add_argument("--factor", type=float, default=D["factor"], help="lr multiplier at each milestone (all methods).")
     p.add_argument("--warmup", type=float, default=D["warmup"],
                    help="Linear lr warm-up, fraction of the run (all methods).")
+    p.add_argument("--k-annealing", type=float, nargs="+", default=None, metavar="K_FRAC",
+                   help="SFW only: k_frac of each phase, equal phases over the first half of the run "
+                   "(tf_sfw.KAnnealing), e.g. 1.0 0.3 0.1.")
     # baselines and pruning tools
     p.add_argument("--sgd-lr", type=float, default=0.05, help="SGD lr (also GMP's).")
     p.add_argument("--sgd-momentum", type=float, default=0.9, help="SGD momentum (also GMP's).")
@@ -115,7 +118,7 @@ def parse_args(argv=None):
 def config_string(args):
     """The recipe and baseline settings of this run, as a compact JSON string (results.csv)."""
     keys = ("sfw_lr", "momentum", "tau", "k", "k_frac", "ball", "rescale", "schedule", "milestones", "warmup",
-            "bias_norm", "constrain", "unconstrained_lr", "factor", "sgd_lr", "sgd_momentum",
+            "bias_norm", "constrain", "unconstrained_lr", "factor", "k_annealing", "sgd_lr", "sgd_momentum",
             "ft_lr", "gmp_begin", "gmp_end", "batch_size", "validation", "note")
     return json.dumps({k: getattr(args, k) for k in keys}, separators=(",", ":"))
 
@@ -203,6 +206,7 @@ def train_dense(setting, optimizer_name, seed, log):
             k=a.k, k_frac=a.k_frac, ball=a.ball, rescale=None if a.rescale == "none" else a.rescale,
             schedule=a.schedule, milestones=tuple(a.milestones), factor=a.factor, warmup=a.warmup,
             bias_norm=a.bias_norm, constrain=a.constrain, unconstrained_learning_rate=a.unconstrained_lr,
+            k_annealing=None if a.k_annealing is None else tuple(a.k_annealing),
         )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     t0 = time.time()

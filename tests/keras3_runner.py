@@ -48,44 +48,50 @@ WORKER = textwrap.dedent(
         arrays[f"gw{i}"], arrays[f"gb{i}"] = gw, gb
     report = {"backend": backend}
 
-    def make(rescale):
+    def make(rescale, **extra):
         w = keras.Variable(theta0, name="w")
         b = keras.Variable(bias0, name="b")
         cons = k3.VariableConstraints({"w": k3.KSparsePolytope(k=K, k_frac=None, mode="radius", value=RADIUS),
                                        "b": k3.Unconstrained()})
         opt = k3.SFW(learning_rate=LR, momentum=MU, rescale=rescale, constraints=cons,
-                     unconstrained_learning_rate=ULR)
+                     unconstrained_learning_rate=ULR, **extra)
         opt.build([w, b])
         return w, b, opt
 
-    for rescale in (None, "diameter", "gradient"):
-        if backend != "jax" or rescale == "gradient":  # eager JAX dispatch is slow: one rescale
-            w, b, opt = make(rescale)
-            for gw, gb in grads:  # eager
+    def run(mode, rescale, **extra):
+        """The 3 steps, eagerly or compiled (jax.jit of stateless_apply / XLA tf.function)."""
+        w, b, opt = make(rescale, **extra)
+        if mode == "eager":
+            for gw, gb in grads:
                 opt.apply([ops.convert_to_tensor(gw), ops.convert_to_tensor(gb)], [w, b])
-            arrays[f"eager_{rescale}_w"] = ops.convert_to_numpy(w)
-            arrays[f"eager_{rescale}_b"] = ops.convert_to_numpy(b)
-        if backend == "torch":  # no compiled step to check
-            continue
-        w, b, opt = make(rescale)
-        if backend == "jax":  # the JAX path of model.fit: stateless_apply under jax.jit
+        elif backend == "jax":  # the JAX path of model.fit: stateless_apply under jax.jit
             import jax
             step = jax.jit(opt.stateless_apply)
             tv, ov = [w.value, b.value], [v.value for v in opt.variables]
             for gw, gb in grads:
                 tv, ov = step(ov, [gw, gb], tv)
-            jw, jb = tv
+            w, b = tv
         else:
             import tensorflow as tf
             step = tf.function(lambda gw, gb: opt.apply([gw, gb], [w, b]), jit_compile=True)
             for gw, gb in grads:
                 step(tf.constant(gw), tf.constant(gb))
-            jw, jb = w, b
-        arrays[f"jit_{rescale}_w"] = ops.convert_to_numpy(jw)
-        arrays[f"jit_{rescale}_b"] = ops.convert_to_numpy(jb)
+        return ops.convert_to_numpy(w), ops.convert_to_numpy(b)
+
+    modes = ("eager",) if backend == "torch" else ("eager", "jit")  # torch: no compiled step to check
+    for rescale in (None, "diameter", "gradient"):
+        for mode in modes:
+            if mode == "eager" and backend == "jax" and rescale != "gradient":
+                continue  # eager JAX dispatch is slow: one rescale
+            arrays[f"{mode}_{rescale}_w"], arrays[f"{mode}_{rescale}_b"] = run(mode, rescale)
+    # K annealing: K = n at step 0, max(K, n / 2) at steps 1 and 2 (K from step 3).
+    for mode in modes:
+        if not (mode == "eager" and backend == "jax"):
+            arrays[f"anneal_{mode}_w"], _ = run(mode, "gradient",
+                                                k_annealing=k3.KAnnealing(boundaries=(1, 3), k_fracs=(1.0, 0.5)))
 
     # Config round trip.
-    w, b, opt = make("gradient")
+    w, b, opt = make("gradient", k_annealing=k3.KAnnealing(boundaries=(1, 3), k_fracs=(1.0, 0.5)))
     config = opt.get_config()
     again = k3.SFW.from_config(json.loads(json.dumps(config))).get_config()
     report["config"], report["config_again"] = config, again

@@ -9,24 +9,29 @@ import pytest
 from keras3_runner import K, LR, MU, RADIUS, RESCALES, ULR, keras3_runs, keras3_worker  # noqa: F401  (fixtures)
 
 
-def _reference(theta0, bias0, grads, rescale):
-    """NumPy SFW: m_0 = g_0, top-K vertex of the K-sparse polytope, rescaled step; SGD for the bias."""
+def _reference(theta0, bias0, grads, rescale, ks=None):
+    """NumPy SFW: m_0 = g_0, top-K vertex of the K-sparse polytope (ties at the K-th largest
+    magnitude share), rescaled step; SGD for the bias.
+    ``ks``: the K of each step (default K throughout)."""
     theta, bias = theta0.astype(np.float32), bias0.astype(np.float32)
     m = np.zeros_like(theta)
     mb = np.zeros_like(bias)
     for t, (gw, gb) in enumerate(grads):
+        k = K if ks is None else ks[t]
         mu = np.float32(0.0 if t == 0 else MU)
         m = mu * m + (np.float32(1) - mu) * gw
         mb = mu * mb + (np.float32(1) - mu) * gb
         flat = m.ravel()
-        top = np.argsort(-np.abs(flat), kind="stable")[:K]
-        v = np.zeros_like(flat)
-        v[top] = -RADIUS * np.sign(flat[top])
+        a = np.abs(flat)
+        t = np.sort(a)[-k]  # entries tied at the K-th largest magnitude share the rest of K
+        above, tied = a > t, a == t
+        weights = above + tied * np.float32((k - above.sum()) / tied.sum())
+        v = (-RADIUS * np.sign(flat) * weights).astype(np.float32)
         d = v.reshape(m.shape).astype(np.float64) - theta
         if rescale is None:
             factor = 1.0
         elif rescale == "diameter":
-            factor = 1.0 / (2.0 * RADIUS * math.sqrt(K))
+            factor = 1.0 / (2.0 * RADIUS * math.sqrt(k))
         else:
             factor = np.linalg.norm(m.astype(np.float64)) / np.linalg.norm(d)
         eta = min(max(LR * factor, 0.0), 1.0)
@@ -48,6 +53,19 @@ def test_keras3_sfw_matches_numpy_reference(keras3_worker, mode, rescale):
     assert not np.allclose(theta, arrays["theta0"])  # the steps moved the weights
 
 
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_keras3_k_annealing_matches_numpy_reference(keras3_worker, mode):
+    arrays, report = keras3_worker
+    if f"anneal_{mode}_w" not in arrays:
+        pytest.skip(f"no {mode} K-annealing run on {report['backend']}")
+    grads = [(arrays[f"gw{i}"], arrays[f"gb{i}"]) for i in range(3)]
+    n = arrays["theta0"].size
+    theta, _ = _reference(arrays["theta0"], arrays["bias0"], grads, "gradient", ks=[n, max(K, n // 2), max(K, n // 2)])
+    np.testing.assert_allclose(arrays[f"anneal_{mode}_w"], theta, rtol=1e-5, atol=1e-7)
+    plain, _ = _reference(arrays["theta0"], arrays["bias0"], grads, "gradient")
+    assert not np.allclose(theta, plain, rtol=1e-3)  # the annealed K changed the iterate
+
+
 def test_keras3_config_round_trip(keras3_worker):
     _, report = keras3_worker
     config, again = report["config"], report["config_again"]
@@ -55,6 +73,7 @@ def test_keras3_config_round_trip(keras3_worker):
     assert config["rescale"] == "gradient" and config["momentum"] == pytest.approx(MU)
     assert config["learning_rate"] == pytest.approx(LR)
     assert config["unconstrained_learning_rate"] == pytest.approx(ULR)
+    assert config["k_annealing"] == {"boundaries": [1, 3], "k_fracs": [1.0, 0.5]}
     assert report["deserialized"] == "SFW"
 
 

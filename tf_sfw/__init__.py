@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _NAMES = {
     "SFW": ("tf_sfw.optimizers", "SFW"),
     "one_shot_fw": ("tf_sfw.optimizers", "one_shot_fw"),
+    "KAnnealing": ("tf_sfw.k_annealing", "KAnnealing"),
     "VarianceReducedModel": ("tf_sfw.variance_reduction", "VarianceReducedModel"),
     "SagaFWModel": ("tf_sfw.saga_fw", "SagaFWModel"),
     "KSparsePolytope": ("tf_sfw.constraints", "KSparsePolytope"),

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tf_sfw import constraints as constraints_lib
 from tf_sfw import fw
+from tf_sfw import k_annealing as k_annealing_lib
 from tf_sfw import lmo as lmo_lib
 from tf_sfw import recipe_math
 from tf_sfw import structured_constraints  # noqa: F401  (registers the group / N:M sets for from_config)
@@ -90,6 +91,8 @@ class SFW(keras.optimizers.Optimizer):
             (`tf_sfw.recipe_math.DEFAULTS`, chosen on held-out data for biases when only the
             kernels are constrained): with the averaged momentum above, :math:`m_t` is an
             average of gradients, so this is heavy-ball SGD at 0.05 with momentum 0.9.
+        k_annealing: None, or a `tf_sfw.KAnnealing`: the K of every top-K set for the first
+            steps (a dense start before the sparse phase; see `tf_sfw.k_annealing`).
         name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
         ema_overwrite_frequency, jit_compile: as for every tf_keras optimizer.
     """
@@ -102,6 +105,7 @@ class SFW(keras.optimizers.Optimizer):
         constraints=None,
         selection=lmo_lib.DEFAULT_SELECTION,
         unconstrained_learning_rate=recipe_math.DEFAULTS["unconstrained_learning_rate"],
+        k_annealing=None,
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,
@@ -136,6 +140,7 @@ class SFW(keras.optimizers.Optimizer):
         self.constraints = constraints
         self.selection = selection
         self.unconstrained_learning_rate = unconstrained_learning_rate
+        self.k_annealing = k_annealing_lib.check_k_annealing(k_annealing)
 
     def build(self, var_list):
         """Creates one momentum slot per variable and resolves each variable's set."""
@@ -182,7 +187,7 @@ class SFW(keras.optimizers.Optimizer):
 
         theta = tf.convert_to_tensor(variable)
         momentum = tf.convert_to_tensor(m)
-        v = constraint.lmo(momentum, self.selection)
+        v = k_annealing_lib.annealed_lmo(self.k_annealing, constraint, momentum, self.iterations, self.selection)
         direction = v - theta
         diameter = constraint.l2_diameter(variable.shape.num_elements()) if self.rescale == "diameter" else None
         eta = fw.step_size(lr, self.rescale, direction, gradient=momentum, diameter=diameter)
@@ -201,6 +206,7 @@ class SFW(keras.optimizers.Optimizer):
                 "constraints": constraints_lib.serialize(self.constraints),
                 "selection": self.selection,
                 "unconstrained_learning_rate": _serialize_schedule(self.unconstrained_learning_rate),
+                "k_annealing": None if self.k_annealing is None else self.k_annealing.get_config(),
             }
         )
         return config

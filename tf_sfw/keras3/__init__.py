@@ -14,6 +14,7 @@ __all__ = _lazy.install(
     __name__,
     {
         "SFW": ("tf_sfw.keras3.optimizers", "SFW"),
+        "KAnnealing": ("tf_sfw.k_annealing", "KAnnealing"),
         "Constraint": ("tf_sfw.keras3.constraints", "Constraint"),
         "KSparsePolytope": ("tf_sfw.keras3.constraints", "KSparsePolytope"),
         "KSupportNormBall": ("tf_sfw.keras3.constraints", "KSupportNormBall"),

@@ -6,6 +6,7 @@ import keras
 from keras import ops as kops
 
 from tf_sfw import fw, recipe_math
+from tf_sfw import k_annealing as k_annealing_lib
 from tf_sfw import selection as selection_lib
 from tf_sfw.keras3 import _ops
 from tf_sfw.keras3 import constraints as constraints_lib
@@ -37,7 +38,7 @@ class SFW(keras.optimizers.Optimizer):
     take the SGD step :math:`\theta_{t+1} = \theta_t - \mathrm{ulr}_t\, m_t`.
 
     Args:
-        learning_rate, momentum, rescale, selection, unconstrained_learning_rate: as for
+        learning_rate, momentum, rescale, selection, unconstrained_learning_rate, k_annealing: as for
             `tf_sfw.SFW` (same validation; ``momentum`` may be a schedule :math:`\mu_t`, e.g.
             `tf_sfw.keras3.AveragingMomentum` for one-shot Frank-Wolfe).
         constraints: `tf_sfw.keras3.VariableConstraints` (from
@@ -56,6 +57,7 @@ class SFW(keras.optimizers.Optimizer):
         constraints=None,
         selection=selection_lib.DEFAULT_SELECTION,
         unconstrained_learning_rate=recipe_math.DEFAULTS["unconstrained_learning_rate"],
+        k_annealing=None,
         jit_compile=True,
         name="SFW",
         **kwargs,
@@ -71,6 +73,7 @@ class SFW(keras.optimizers.Optimizer):
         self.constraints = constraints
         self.selection = selection
         self.unconstrained_learning_rate = unconstrained_learning_rate
+        self.k_annealing = k_annealing_lib.check_k_annealing(k_annealing)
         self.jit_compile = bool(jit_compile)
 
     def build(self, var_list):
@@ -109,7 +112,7 @@ class SFW(keras.optimizers.Optimizer):
             self.assign_sub(variable, self._unconstrained_lr(dtype) * momentum)
             return
         theta = kops.convert_to_tensor(variable)
-        v = constraint.lmo(momentum, self.selection)
+        v = k_annealing_lib.annealed_lmo(self.k_annealing, constraint, momentum, self.iterations, self.selection, _ops)
         direction = v - theta
         diameter = constraint.l2_diameter(_ops.num_elements(theta)) if self.rescale == "diameter" else None
         lr = kops.cast(learning_rate, dtype)
@@ -133,6 +136,7 @@ class SFW(keras.optimizers.Optimizer):
                     if isinstance(self.unconstrained_learning_rate, _SCHEDULE)
                     else self.unconstrained_learning_rate
                 ),
+                "k_annealing": None if self.k_annealing is None else self.k_annealing.get_config(),
                 "jit_compile": self.jit_compile,
             }
         )

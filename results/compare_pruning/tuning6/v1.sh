@@ -1,0 +1,11 @@
+. results/compare_pruning/tuning6/common.sh
+S="--seeds 0 1 2"
+$F --methods sfw $S --note "V0 session-5 defaults rerun (k150 k_support tau15 lr1 mom0.9 step 0.75/0.9 factor0.1 kernels ulr0.5)"
+$F --methods sfw $S --factor 0.3 --note "V1 defaults with factor 0.3"
+$F --methods sfw $S --milestones 0.5 0.75 0.9 --factor 0.3 --note "V2 defaults with milestones 0.5/0.75/0.9 factor 0.3"
+$F --methods sfw $S --tau 10 --note "V3 defaults with tau 10"
+$F --methods sfw $S --tau 20 --note "V4 defaults with tau 20"
+$F --methods sfw $S --warmup 0.1 --note "V5 defaults with warmup 0.1"
+$F --methods sfw $S --milestones 0.6 0.9 --note "V6 defaults with milestones 0.6/0.9"
+$F --methods sfw $S --sfw-lr 0.7 --note "V7 defaults with sfw lr 0.7"
+$F --methods sfw $S --momentum 0.95 --sfw-lr 0.5 --note "V8 defaults with momentum 0.95, sfw lr 0.5"
