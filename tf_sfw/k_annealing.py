@@ -27,6 +27,7 @@ choice for moderate target sparsities, not the recipe's default.
 The sets are K-monotone (a smaller K gives a subset), so when K decreases the iterate may lie
 outside the new set; Frank-Wolfe steps then move it towards the set (each step is a convex
 combination with a vertex of it), and in practice SFW iterates lie deep inside their set.
+With ``rescale="diameter"`` the step size uses the diameter of the set's own K in every phase.
 
 Pure Python: importing this module imports neither TensorFlow nor Keras. Both flavours'
 ``SFW`` take ``k_annealing=KAnnealing(...)``; the conditional runs on the flavour's op
