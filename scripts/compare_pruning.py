@@ -14,6 +14,10 @@ batches (batch 128), for the same number of epochs, with the same lr schedule fa
   (``tf_sfw.pruning.activation``) on a calibration batch of training images;
 * ``sgd+bn`` / ``sfw+bn``: one-shot magnitude + BatchNorm re-estimation
   (``tf_sfw.pruning.batchnorm``; only models with BatchNorm);
+* ``sgd+rec`` / ``sfw+rec``: the one-shot magnitude masks, then the kept weights and biases refit
+  layer by layer by least squares to the dense network's layer outputs on calibration images
+  (``tf_sfw.pruning.reconstruct``; forward passes and linear solves, no gradient step);
+  ``+rec+ft``: that refit model + the fixed-mask fine-tune of ``+ft``;
 * ``sgd+lw`` / ``sfw+lw``: one-shot *layer-wise* magnitude pruning (every kernel at the target,
   as GMP prunes), no retraining; ``+lw_bn``: the same + BatchNorm re-estimation (BatchNorm models);
 * ``gmp``: ``tf_sfw.pruning.gmp.gmp_train`` (tfmot), one full run per target;
@@ -40,7 +44,7 @@ MODELS = ("mnist_cnn", "simple_cnn", "resnet18")
 METHODS = (
     "sgd", "sfw", "sgd+ft", "sfw+ft", "gmp", "gmp_equal_total",
     "sgd+wanda", "sfw+wanda", "sgd+wanda_lw", "sfw+wanda_lw", "sgd+bn", "sfw+bn",
-    "sgd+lw", "sfw+lw", "sgd+lw_bn", "sfw+lw_bn",
+    "sgd+lw", "sfw+lw", "sgd+lw_bn", "sfw+lw_bn", "sgd+rec", "sfw+rec", "sgd+rec+ft", "sfw+rec+ft",
 )
 FIELDS = (
     "dataset", "model", "epochs", "method", "target_sparsity", "achieved_sparsity", "seed",
@@ -87,9 +91,11 @@ def parse_args(argv=None):
     p.add_argument("--factor", type=float, default=D["factor"], help="lr multiplier at each milestone (all methods).")
     p.add_argument("--warmup", type=float, default=D["warmup"],
                    help="Linear lr warm-up, fraction of the run (all methods).")
-    p.add_argument("--k-annealing", type=float, nargs="+", default=None, metavar="K_FRAC",
-                   help="SFW only: k_frac of each phase, equal phases over the first half of the run "
-                   "(tf_sfw.KAnnealing), e.g. 1.0 0.3 0.1.")
+    p.add_argument("--k-annealing", nargs="+", default=None, metavar="K_FRAC",
+                   help="SFW only: k_frac of each phase, equal phases over the first --k-annealing-until of "
+                   "the run (tf_sfw.KAnnealing), e.g. 1.0 0.3 0.1; 'none': off (default: the recipe's).")
+    p.add_argument("--k-annealing-until", type=float, default=D["k_annealing_until"],
+                   help="SFW only: fraction of the run the --k-annealing phases share.")
     # baselines and pruning tools
     p.add_argument("--sgd-lr", type=float, default=0.05, help="SGD lr (also GMP's).")
     p.add_argument("--sgd-momentum", type=float, default=0.9, help="SGD momentum (also GMP's).")
@@ -99,6 +105,8 @@ def parse_args(argv=None):
     p.add_argument("--gmp-begin", type=float, default=0.2)
     p.add_argument("--gmp-end", type=float, default=0.6)
     p.add_argument("--calibration", type=int, default=256, help="Calibration images (wanda, bn).")
+    p.add_argument("--rec-calibration", type=int, default=1024,
+                   help="Calibration images of the least-squares reconstruction (+rec).")
     p.add_argument("--note", default="")
     p.add_argument("--reuse-from", default=None, metavar="CSV",
                    help="Copy the rows of --reuse-methods for this dataset/model/epochs/seeds from an earlier results "
@@ -112,13 +120,22 @@ def parse_args(argv=None):
                 f"--width {args.width}")
     if not 0 < args.ft_frac <= 0.02:
         p.error("--ft-frac must be in (0, 0.02].")
+    if args.k_annealing is None:
+        args.k_annealing = None if D["k_annealing"] is None else list(D["k_annealing"])
+    elif [v.lower() for v in args.k_annealing] == ["none"]:
+        args.k_annealing = None
+    else:
+        try:
+            args.k_annealing = [float(v) for v in args.k_annealing]
+        except ValueError:
+            p.error(f"--k-annealing takes k_frac values or 'none'. Received: {' '.join(args.k_annealing)}")
     return args
 
 
 def config_string(args):
     """The recipe and baseline settings of this run, as a compact JSON string (results.csv)."""
     keys = ("sfw_lr", "momentum", "tau", "k", "k_frac", "ball", "rescale", "schedule", "milestones", "warmup",
-            "bias_norm", "constrain", "unconstrained_lr", "factor", "k_annealing", "sgd_lr", "sgd_momentum",
+            "bias_norm", "constrain", "unconstrained_lr", "factor", "k_annealing", "k_annealing_until", "sgd_lr", "sgd_momentum",
             "ft_lr", "gmp_begin", "gmp_end", "batch_size", "validation", "note")
     return json.dumps({k: getattr(args, k) for k in keys}, separators=(",", ":"))
 
@@ -160,6 +177,7 @@ class Setting:
         self.total_steps = args.epochs * self.steps_per_epoch
         self.eval_ds = data_lib.make_eval_dataset(*self.eval, batch_size=500)
         self.calibration_x = self.train[0][: args.calibration].astype("float32") / 255.0
+        self.rec_calibration_x = self.train[0][: args.rec_calibration].astype("float32") / 255.0
 
     def dataset(self, seed, epochs=None):
         from tf_sfw import data as data_lib
@@ -206,7 +224,8 @@ def train_dense(setting, optimizer_name, seed, log):
             k=a.k, k_frac=a.k_frac, ball=a.ball, rescale=None if a.rescale == "none" else a.rescale,
             schedule=a.schedule, milestones=tuple(a.milestones), factor=a.factor, warmup=a.warmup,
             bias_norm=a.bias_norm, constrain=a.constrain, unconstrained_learning_rate=a.unconstrained_lr,
-            k_annealing=None if a.k_annealing is None else tuple(a.k_annealing),
+            k_annealing=a.k_annealing,
+            k_annealing_until=a.k_annealing_until,
         )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     t0 = time.time()
@@ -241,12 +260,24 @@ def evaluate_masked(setting, model, masks):
     return loss, acc, achieved
 
 
+def fine_tuned_row(setting, model, masks, seed, ft_lr, ft_steps):
+    """``model`` with ``masks`` fixed, fine-tuned by SGD for ``ft_steps`` steps: the row's accuracy entries."""
+    from tf_sfw._keras import keras
+    from tf_sfw.pruning import apply_masks, fine_tune, strip
+
+    pruned = apply_masks(model, masks)
+    fine_tune(pruned, setting.dataset(seed + 1000, epochs=1), epochs=1, steps_per_epoch=ft_steps,
+              optimizer=keras.optimizers.SGD(learning_rate=ft_lr, momentum=0.9))
+    stripped = strip(pruned)
+    loss, acc = setting.evaluate(stripped)
+    return dict(achieved_sparsity=kernel_sparsity(stripped), test_accuracy=acc, test_loss=loss, fine_tune_steps=ft_steps)
+
+
 def one_shot_rows(setting, name, model, seed, wall, methods, log):
     """Rows of every one-shot method applied to the dense model ``name`` ("sgd" or "sfw")."""
     import numpy as np
 
-    from tf_sfw._keras import keras
-    from tf_sfw.pruning import apply_masks, fine_tune, magnitude_masks, strip
+    from tf_sfw.pruning import apply_masks, magnitude_masks, reconstruct, strip
     from tf_sfw.pruning.activation import activation_masks
     from tf_sfw.pruning.batchnorm import batchnorm_layers, reestimate_batchnorm
 
@@ -265,16 +296,9 @@ def one_shot_rows(setting, name, model, seed, wall, methods, log):
                              test_loss=loss, fine_tune_steps=0, wall_s=wall + time.time() - t0))
         for ft_lr in a.ft_lr if f"{name}+ft" in methods and s > 0 else ():
             t0 = time.time()
-            pruned = apply_masks(model, masks)
-            ft_ds = setting.dataset(seed + 1000, epochs=1)
-            fine_tune(pruned, ft_ds, epochs=1, steps_per_epoch=ft_steps,
-                      optimizer=keras.optimizers.SGD(learning_rate=ft_lr, momentum=0.9))
-            stripped = strip(pruned)
-            loss, acc = setting.evaluate(stripped)
             method = f"{name}+ft" if len(a.ft_lr) == 1 else f"{name}+ft@{ft_lr:g}"
-            rows.append(dict(base, method=method, target_sparsity=s, achieved_sparsity=kernel_sparsity(stripped),
-                             test_accuracy=acc, test_loss=loss, fine_tune_steps=ft_steps,
-                             wall_s=wall + time.time() - t0))
+            rows.append(dict(base, **fine_tuned_row(setting, model, masks, seed, ft_lr, ft_steps), method=method,
+                             target_sparsity=s, wall_s=wall + time.time() - t0))
         for suffix, scope in (("wanda", "global"), ("wanda_lw", "layerwise")):
             if f"{name}+{suffix}" in methods:
                 t0 = time.time()
@@ -282,6 +306,17 @@ def one_shot_rows(setting, name, model, seed, wall, methods, log):
                 loss, acc, achieved = evaluate_masked(setting, model, wmasks)
                 rows.append(dict(base, method=f"{name}+{suffix}", target_sparsity=s, achieved_sparsity=achieved,
                                  test_accuracy=acc, test_loss=loss, fine_tune_steps=0, wall_s=wall + time.time() - t0))
+        if f"{name}+rec" in methods or (f"{name}+rec+ft" in methods and s > 0):
+            t0 = time.time()
+            rebuilt = reconstruct(model, masks, setting.rec_calibration_x)
+            if f"{name}+rec" in methods:
+                loss, acc = setting.evaluate(rebuilt)
+                rows.append(dict(base, method=f"{name}+rec", target_sparsity=s,
+                                 achieved_sparsity=kernel_sparsity(rebuilt), test_accuracy=acc, test_loss=loss,
+                                 fine_tune_steps=0, wall_s=wall + time.time() - t0))
+            if f"{name}+rec+ft" in methods and s > 0:
+                rows.append(dict(base, **fine_tuned_row(setting, rebuilt, masks, seed, a.ft_lr[0], ft_steps),
+                                 method=f"{name}+rec+ft", target_sparsity=s, wall_s=wall + time.time() - t0))
         if f"{name}+lw" in methods:
             t0 = time.time()
             loss, acc, achieved = evaluate_masked(setting, model, magnitude_masks(model, s, scope="layerwise"))

@@ -81,6 +81,7 @@ Usage::
 
 import argparse
 import csv
+import functools
 import json
 import math
 import os
@@ -97,7 +98,7 @@ FIELDS = (
     "ft_steps", "params", "dense_params", "params_ratio", "flops", "dense_flops", "flops_ratio", "saved_model_bytes",
     "dense_saved_model_bytes", "saved_model_ratio", "latency_b1_s", "dense_latency_b1_s", "latency_ratio_b1",
     "latency_b128_s", "dense_latency_b128_s", "latency_ratio_b128", "reload_max_abs_diff", "reload_same_argmax",
-    "bn_batches", "bn_accuracy", "bn_loss", "widths",
+    "bn_batches", "bn_accuracy", "bn_loss", "refit_accuracy", "refit_loss", "widths",
 )  # fmt: skip
 DEFAULT_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -138,6 +139,10 @@ def parse_args(argv=None):
                    help="Carry a constant for each removed channel into its consumers' biases "
                         "(structured_sweep(compensate=...)): 'zero' its value with a zero kernel, 'mean' the same "
                         "with every BatchNorm outputting its shift beta. Default: off.")
+    p.add_argument("--reconstruct", type=int, default=0, metavar="N",
+                   help="Also record the accuracy of each shrunken model refit by least squares to the dense layer "
+                        "outputs on the first N training images (refit_accuracy; tf_sfw.pruning.reconstruction."
+                        "refit_shrunk, no gradient step); 0: off.")
     p.add_argument("--latency-repeats", type=int, default=10)
     p.add_argument("--reload-examples", type=int, default=256)
     p.add_argument("--latency-check", type=float, default=None, metavar="FRACTION",
@@ -283,6 +288,7 @@ def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
     """Structured sweep of one trained model: accuracy, sizes, latency, reload, fine-tune."""
     from tf_sfw import data as data_lib
     from tf_sfw._keras import keras
+    from tf_sfw.pruning.reconstruction import refit_shrunk
     from tf_sfw.pruning.shrink import shrink_model, structured_metrics, structured_sweep
     from tf_sfw.pruning.sweep import evaluate_classifier
 
@@ -297,7 +303,7 @@ def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
     calibration = calibration_data(args, x, y, info["seed"])
     dense_sizes = {}
 
-    def evaluate(shrunk):  # after the BatchNorm re-estimation, when there is one
+    def evaluate(shrunk):  # after the BatchNorm re-estimation, when there is one; the refit model with --reconstruct
         row = structured_metrics(shrunk, dense, repeats=args.latency_repeats, dense_sizes=dense_sizes)
         dense_sizes.update({key: row[f"dense_{key}"] for key in ("params", "flops", "saved_model_bytes")})
         row.update(reload_check(shrunk, x_reload))
@@ -309,13 +315,17 @@ def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
         row["ft_steps"] = ft_steps
         return row
 
+    refit = None
+    if args.reconstruct:
+        refit = functools.partial(refit_shrunk, calibration_x=x[: args.reconstruct].astype("float32") / 255.0)
     t0 = time.time()
     rows = structured_sweep(model, args.fractions, mode=args.mode, data=test_ds, evaluate=evaluate,
-                            reestimate_bn=calibration, compensate=args.compensate, score=args.score)
+                            reestimate_bn=calibration, compensate=args.compensate, score=args.score, refit=refit)
     info["sweep_seconds"] = time.time() - t0
     for r in rows:
         r["widths"] = json.dumps(r["widths"], separators=(",", ":"))
         bn = f" bn {100 * r['bn_accuracy']:.2f}" if "bn_accuracy" in r else ""
+        bn += f" refit {100 * r['refit_accuracy']:.2f}" if "refit_accuracy" in r else ""
         log(f"    {info['run']} {100 * r['fraction']:4.0f}%: acc {100 * r['accuracy']:.2f}{bn} ft {100 * r['ft_accuracy']:.2f} "
             f"params {r['params_ratio']:.3f} flops {r['flops_ratio']:.3f} lat128 {r['latency_ratio_b128']:.3f} "
             f"lat1 {r['latency_ratio_b1']:.3f} reload diff {r['reload_max_abs_diff']:.1e}")
@@ -393,11 +403,13 @@ def summary_markdown(args, rows, infos, total):
     for i in infos:
         lines.append(f"| {i['run']} | {i['seed']} | {i['train_seconds']:.0f} | {i['train_steps']} | "
                      f"{100 * i['test_accuracy']:.2f} | {i.get('sweep_seconds', 0):.0f} |")
-    lines += ["", "| run | removed | acc % | BN re-estimated acc % | fine-tuned acc % | params | FLOPs | SavedModel | "
-              "latency b1 | latency b128 | reload max diff |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| run | removed | acc % | BN re-estimated acc % | refit acc % | fine-tuned acc % | params | FLOPs | "
+              "SavedModel | latency b1 | latency b128 | reload max diff |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         bn = f"{100 * r['bn_accuracy']:.2f}" if r.get("bn_accuracy") is not None else "-"
-        lines.append(f"| {r['run']} | {100 * r['fraction']:.0f}% | {100 * r['accuracy']:.2f} | {bn} | {100 * r['ft_accuracy']:.2f} | "
+        refit = f"{100 * r['refit_accuracy']:.2f}" if r.get("refit_accuracy") is not None else "-"
+        lines.append(f"| {r['run']} | {100 * r['fraction']:.0f}% | {100 * r['accuracy']:.2f} | {bn} | {refit} | "
+                     f"{100 * r['ft_accuracy']:.2f} | "
                      f"{r['params_ratio']:.3f} | {r['flops_ratio']:.3f} | {r['saved_model_ratio']:.3f} | "
                      f"{r['latency_ratio_b1']:.3f} | {r['latency_ratio_b128']:.3f} | {r['reload_max_abs_diff']:.1e} |")
     if args.score != "kernel":
@@ -405,9 +417,13 @@ def summary_markdown(args, rows, infos, total):
     if args.compensate:
         lines += ["", f"Compensated (--compensate {args.compensate}): removed channels' constants carried into the "
                   "consumers' biases."]
+    if args.reconstruct:
+        lines += ["", f"Refit: every layer of the shrunken model refit by least squares to the dense layer outputs of "
+                  f"its kept channels on {args.reconstruct} training images (no gradient step); the fine-tune, "
+                  "sizes, latency and reload check use the refit model."]
     if args.reestimate_bn:
         lines += ["", f"BN re-estimated: moving statistics recomputed on {args.reestimate_bn} training batches "
-                  "(forward passes only); the fine-tune starts from that model."]
+                  "(forward passes only)" + ("." if args.reconstruct else "; the fine-tune starts from that model.")]
     lines += ["", "Ratios are shrunken / dense (the trained model of the same run); latency per example, "
               f"median of {args.latency_repeats} alternating timings on a shared, loaded CPU.", ""]
     return "\n".join(lines)

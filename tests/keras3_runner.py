@@ -369,6 +369,8 @@ APPS_WORKER = textwrap.dedent(
     opt, cons, lr = recipe.sfw_recipe(model, epochs=2, steps_per_epoch=10, constrain="kernels")
     report["recipe_constraints"] = {path: type(c).__name__ for path, c in cons.items()}
     report["recipe_lr_type"] = type(lr).__name__
+    annealed = training.build_optimizer(model, TrainConfig(epochs=2, k_annealing=(1.0, 0.3), k_annealing_until=0.4), 20)
+    report["k_annealing"] = annealed.k_annealing.get_config()
     report["unsupported"] = training.unsupported_settings(
         TrainConfig(model="vgg16", schedule="paper", weight_decay=0.1, augment=True), resume=True)
 

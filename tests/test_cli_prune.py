@@ -82,6 +82,28 @@ def test_prune_command(tmp_path, model_path, scope_flag, retrain):
 
 
 @needs_mnist
+def test_prune_with_reconstruction(tmp_path, model_path):
+    """--reconstruct N refits the kept weights (zeros kept) and reports the refit model's accuracy."""
+    out = tmp_path / "rec"
+    code = main(["prune", "--model", model_path, "--sparsity", "0.9", "--reconstruct", "128", "--out", str(out),
+                 "--dataset", "mnist", "--data-dir", _data_dir(), "--eval-examples", "200", "--latency-batch", "8"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["reconstruct"] == 128 and "reconstructed_accuracy" in metrics
+    assert metrics["counted"] - metrics["nonzero"] >= round(0.9 * metrics["counted"])
+    from tf_sfw._keras import keras
+    from tf_sfw.pruning import magnitude_masks
+
+    dense = keras.models.load_model(model_path)
+    exported = keras.models.load_model(str(out / "saved_model" / "model.keras"))
+    masks = magnitude_masks(dense, 0.9)
+    for key, mask in masks.items():
+        kernel = exported.get_layer(key.split("/")[0]).kernel.numpy()
+        assert np.all(kernel[mask == 0] == 0)
+        assert not np.allclose(kernel[mask == 1], dense.get_layer(key.split("/")[0]).kernel.numpy()[mask == 1])
+
+
+@needs_mnist
 def test_sweep_command(tmp_path, model_path):
     out = tmp_path / "sweep"
     code = main(["sweep", "--model", model_path, "--sparsities", "0,0.5,0.9", "--out", str(out),
@@ -101,6 +123,9 @@ def test_sweep_command(tmp_path, model_path):
         (["prune", "--sparsity", "-0.2"], 2, "--sparsity"),
         (["prune", "--sparsity", "0.5", "--layers", "nope"], 1, "Unknown layer names"),
         (["sweep", "--sparsities", "0.5,1.5"], 2, "--sparsities"),
+        (["prune", "--sparsity", "0.5", "--reconstruct", "-1"], 2, "--reconstruct"),
+        (["prune", "--sparsity", "0.5", "--reconstruct", "8", "--include-bias"], 2, "--include-bias"),
+        (["prune", "--sparsity", "0.5", "--reconstruct", "8", "--keras", "3"], 2, "--reconstruct` needs --keras 2"),
     ],
 )
 def test_bad_input_gives_clear_error(tmp_path, model_path, capsys, argv, code, match):

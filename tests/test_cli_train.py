@@ -54,6 +54,10 @@ def test_defaults_are_the_paper_setting():
         (["--no-augment", "--subset", "100", "--backup-every", "10"], {"augment": False, "subset": 100, "backup_every": 10}),
         (["--no-deterministic", "--no-download", "--validate"], {"deterministic": False, "download": False, "validate": True}),
         (["--rescale", "none", "--constraint", "l2", "--mode", "radius"], {"rescale": "none", "constraint": "l2", "mode": "radius"}),
+        (["--k-annealing", "1", "0.3", "--k-annealing-until", "0.25"], {"k_annealing": (1.0, 0.3), "k_annealing_until": 0.25}),
+        ([], {"k_annealing": "auto", "k_annealing_until": 0.5}),
+        (["--k-annealing", "None"], {"k_annealing": None}),
+        (["--k-annealing", "auto", "--optimizer", "sgd"], {"k_annealing": "auto"}),
     ],
 )
 def test_argument_mapping(argv, expected):
@@ -65,6 +69,22 @@ def test_argument_mapping(argv, expected):
 def test_bad_value_returns_2(tmp_path, capsys):
     assert cli_main.main(["train", "--out", str(tmp_path), "--epochs", "0"]) == 2
     assert "`--epochs` must be an integer >= 1. Received: --epochs=0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--k-annealing", "1.0", "0"], "`--k-annealing` must be"),
+        (["--k-annealing", "1.0", "abc"], "Received: --k-annealing='abc' ('auto', 'none', or k_frac values"),
+        (["--k-annealing-until", "0"], "`--k-annealing-until` must be"),
+        (["--k-annealing", "1.0", "--optimizer", "sgd"], "`--k-annealing` needs --optimizer sfw and a top-K --constraint"),
+        (["--k-annealing", "1.0", "--constraint", "nm"], "Received: --optimizer=sfw --constraint=nm"),
+    ],
+)
+def test_bad_k_annealing_returns_2(tmp_path, capsys, argv, message):
+    assert cli_main.main(["train", "--out", str(tmp_path / "run"), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_data_returns_1(tmp_path, monkeypatch, capsys):

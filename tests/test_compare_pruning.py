@@ -62,11 +62,11 @@ def test_validation_mode_evaluates_on_held_out_training_images(script, data_dir,
     script.main(["--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "40", "--seeds", "0",
                  "--sparsities", "0", "90", "--methods", "sfw", "sfw+ft", "--validation", "40", "--schedule", "cosine",
                  "--tau", "30", "--constrain", "kernels", "--unconstrained-lr", "0.5", "--ft-lr", "0.01", "0.03",
-                 "--k-annealing", "1.0", "0.5", "--out", str(out)])
+                 "--k-annealing", "1.0", "0.5", "--k-annealing-until", "0.8", "--out", str(out)])
     rows = _read(out / "results.csv")
     assert [r["method"] for r in rows] == ["sfw", "sfw", "sfw+ft@0.01", "sfw+ft@0.03"]  # one row per fine-tune lr
     assert '"constrain":"kernels"' in rows[0]["config"] and '"unconstrained_lr":0.5' in rows[0]["config"]
-    assert '"k_annealing":[1.0,0.5]' in rows[0]["config"]
+    assert '"k_annealing":[1.0,0.5],"k_annealing_until":0.8' in rows[0]["config"]
     rows = [r for r in rows if r["method"] == "sfw"]
     assert {r["eval_split"] for r in rows} == {"validation_last_40"}
     assert {int(r["train_steps"]) for r in rows} == {5}  # 200 examples / batch 40

@@ -23,13 +23,19 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     ])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "SGD acc" in printed and "SFW acc" in printed and "90.0%" in printed
+    assert "SGD acc" in printed and "SFW acc" in printed and "SFW refit" in printed and "90.0%" in printed
     with open(out / "demo.csv") as f:
         rows = list(csv.DictReader(f))
-    assert {r["model"] for r in rows} == {"sgd", "sfw"} and len(rows) == 6
+    assert {r["model"] for r in rows} == {"sgd", "sfw", "sgd+refit", "sfw+refit"} and len(rows) == 12
+    # the refit rows keep the one-shot zeros: same non-zero counts, other accuracies
+    for name in ("sgd", "sfw"):
+        plain = [r for r in rows if r["model"] == name]
+        refit = [r for r in rows if r["model"] == f"{name}+refit"]
+        assert [r["nonzero"] for r in plain] == [r["nonzero"] for r in refit]
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((out / "demo.json").read_text())
     assert summary["export"]["max_abs_prediction_diff_after_reload"] < 1e-5
+    assert summary["export"]["refit"] is True  # --reconstruct 1024 by default: the refit model is exported
     assert summary["export"]["max_abs_prediction_diff_raw_uint8"] < 1e-5  # uint8 pixels through serving_raw
     # the saved models and the export name their data set, for `tf-sfw prune` / `sweep` without --dataset
     assert json.loads((out / "config.json").read_text())["dataset"] == "mnist"
@@ -85,7 +91,7 @@ def test_demo_optimizers_come_from_the_training_builders(monkeypatch):
     assert schedules["sfw"].get_config() == dict(schedules["sgd"].get_config(), learning_rate=1.0)
     assert schedules["sfw"].milestones == tuple(DEFAULTS["milestones"])
     assert schedules["sfw"].warmup == DEFAULTS["warmup"]
-    for key in ("k", "k_frac", "momentum", "rescale", "constrain", "unconstrained_learning_rate"):
+    for key in ("k", "k_frac", "momentum", "rescale", "constrain", "unconstrained_learning_rate", "k_annealing"):
         assert configs[1][key] == DEFAULTS[key]
     assert configs[1]["value"] == DEFAULTS["tau"] and configs[1]["constraint"] == DEFAULTS["ball"]
 
@@ -96,3 +102,6 @@ def test_format_table():
     table = format_table([0.0, 0.5], rows_a, rows_b).splitlines()
     assert len(table) == 4
     assert "50.00%" in table[2] and "75.00%" in table[2] and "50.0%" in table[3] and "70.00%" in table[3]
+    refit = format_table([0.0, 0.5], rows_a, rows_b, refit=(rows_b, rows_a)).splitlines()
+    assert "SGD refit" in refit[0] and "SFW refit" in refit[0]
+    assert [cell.strip() for cell in refit[3].split("|")] == ["50.0%", "25.00%", "70.00%", "70.00%", "25.00%", "5"]

@@ -10,7 +10,7 @@ import tf_sfw
 from tf_sfw import constraints as C
 from tf_sfw import structured_constraints as S
 from tf_sfw._keras import keras
-from tf_sfw.k_annealing import KAnnealing, check_k_annealing
+from tf_sfw.k_annealing import KAnnealing, check_k_annealing, k_annealing_for_run
 
 
 def np_top_k_vertex(g, k, radius, ball):
@@ -137,6 +137,25 @@ def test_recipe_k_annealing_phases_over_the_first_half():
     optimizer, _, _ = tf_sfw.recipe.sfw_recipe(model, epochs=2, steps_per_epoch=30, k_annealing=(1.0, 0.3, 0.1))
     assert optimizer.k_annealing == KAnnealing((10, 20, 30), (1.0, 0.3, 0.1))
     default, _, _ = tf_sfw.recipe.sfw_recipe(model, epochs=2, steps_per_epoch=30)
-    assert default.k_annealing is None
-    with pytest.raises(ValueError, match="would be empty"):
-        tf_sfw.recipe.sfw_recipe(model, epochs=1, steps_per_epoch=2, k_annealing=(1.0, 0.3, 0.1))
+    assert default.k_annealing == KAnnealing((10, 20, 30), (1.0, 0.3, 0.1))  # the recipe's default
+    off, _, _ = tf_sfw.recipe.sfw_recipe(model, epochs=2, steps_per_epoch=30, k_annealing=None)
+    assert off.k_annealing is None
+    quarter, _, _ = tf_sfw.recipe.sfw_recipe(model, epochs=2, steps_per_epoch=30, k_annealing_until=0.25)
+    assert quarter.k_annealing == KAnnealing((5, 10, 15), (1.0, 0.3, 0.1))
+    # a run too short for the phases keeps those that hold a step (boundaries 0, 1, 1 here)
+    short, _, _ = tf_sfw.recipe.sfw_recipe(model, epochs=1, steps_per_epoch=2)
+    assert short.k_annealing == KAnnealing((1,), (0.3,))
+
+
+@pytest.mark.parametrize(
+    "k_fracs,total,until,expected",
+    [
+        (None, 100, 0.5, None),
+        ((1.0, 0.3), 100, 0.5, KAnnealing((25, 50), (1.0, 0.3))),
+        ((1.0, 0.3, 0.1), 4, 0.5, KAnnealing((1, 2), (1.0, 0.1))),  # boundaries 1, 1, 2
+        ((1.0, 0.3, 0.1), 3, 1.0, KAnnealing((1, 2, 3), (1.0, 0.3, 0.1))),
+        ((1.0, 0.3, 0.1), 1, 0.5, None),  # boundaries 0, 0, 0: no phase holds a step
+    ],
+)
+def test_k_annealing_for_run_drops_empty_phases(k_fracs, total, until, expected):
+    assert k_annealing_for_run(k_fracs, total, until) == expected

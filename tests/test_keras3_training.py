@@ -48,6 +48,12 @@ def test_recipe_sizes_biases_and_constrains_kernels_only(keras3_app):
     assert report["recipe_lr_type"] == "RecipeSchedule"
 
 
+def test_k_annealing_reaches_the_keras3_optimizer(keras3_app):
+    """TrainConfig(k_annealing=(1.0, 0.3), k_annealing_until=0.4) over 20 steps: phases end at 4 and 8."""
+    _, report = keras3_app
+    assert report["k_annealing"] == {"boundaries": [4, 8], "k_fracs": [1.0, 0.3]}
+
+
 def test_unsupported_settings_name_their_flags(keras3_app):
     _, report = keras3_app
     flags = [flag for flag, _ in report["unsupported"]]

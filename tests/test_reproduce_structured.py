@@ -84,7 +84,7 @@ def test_end_to_end_on_tiny_data(script, tmp_path):
     data_dir = _fake_mnist(tmp_path / "data")
     out = tmp_path / "out"
     argv = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "1", "--batch-size", "32", "--runs", "GroupSFW",
-            "--fractions", "0", "0.5", "--latency-repeats", "1", "--reload-examples", "8"]
+            "--fractions", "0", "0.5", "--latency-repeats", "1", "--reload-examples", "8", "--reconstruct", "16"]
     assert script.main(argv) == 0
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -106,7 +106,7 @@ def test_end_to_end_on_tiny_data(script, tmp_path):
     for r in rows:
         assert float(r["reload_max_abs_diff"]) < 1e-6 and r["reload_same_argmax"] == "True"
         assert 0.0 <= float(r["accuracy"]) <= 1.0 and 0.0 <= float(r["ft_accuracy"]) <= 1.0
-        assert int(r["ft_steps"]) == 1
+        assert int(r["ft_steps"]) == 1 and 0.0 <= float(r["refit_accuracy"]) <= 1.0
         assert float(r["latency_b1_s"]) > 0 and float(r["latency_b128_s"]) > 0
     for name in ("accuracy_vs_latency_mnist_mnist_cnn.png", "accuracy_vs_fraction_mnist_mnist_cnn.png", "summary.md",
                  "runs.json", "log.txt"):

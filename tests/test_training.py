@@ -193,6 +193,13 @@ def test_config_round_trip():
         ({"divergence_factor": 0.5}, "divergence_factor"),
         ({"sfw_init": True, "optimizer": "sgd"}, "sfw_init"),
         ({"sfw_init_iterations": 0}, "sfw_init_iterations"),
+        ({"k_annealing": ()}, "k_annealing"),
+        ({"k_annealing": 0.5}, r"Received: k_annealing=0\.5"),
+        ({"k_annealing": "always"}, r"Received: k_annealing='always'"),
+        ({"k_annealing": (1.0, 0.0)}, r"k_annealing\[1\]"),
+        ({"k_annealing": (1.0,), "constraint": "l2"}, "constraint='l2'"),
+        ({"k_annealing": (1.0,), "optimizer": "sgd"}, "optimizer='sgd'"),
+        ({"k_annealing_until": 1.5}, "k_annealing_until"),
     ],
 )
 def test_config_validation(kwargs, match):
@@ -283,6 +290,37 @@ def test_group_sets_left_at_the_recipe_k_take_their_own_defaults(constraint):
     assert (kernel.k, kernel.k_frac) == (1, 0.25) and kernel.k_groups(kernel_shape := (8, 16)) == 4
     assert build_constraints(model, {"constraint": constraint, "k": 3}).constraints["d/kernel"].k_groups(kernel_shape) == 3
     assert build_constraints(model, {"constraint": constraint, "k": 6}).constraints["d/kernel"].k_groups(kernel_shape) == 6
+
+
+def test_k_annealing_reaches_sfw_and_round_trips():
+    """TrainConfig(k_annealing=...) gives SFW a KAnnealing over the run's first `k_annealing_until`."""
+    from tf_sfw.k_annealing import KAnnealing
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    config = TrainConfig(k_annealing=[1.0, 0.3, 0.1], k_annealing_until=0.25)
+    assert config.k_annealing == (1.0, 0.3, 0.1)
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    optimizer = build_optimizer(model, config, total_steps=120)
+    assert optimizer.k_annealing == KAnnealing((10, 20, 30), (1.0, 0.3, 0.1))
+    with pytest.raises(ValueError, match="total_steps=None"):
+        build_optimizer(model, config)
+    # phases too short for one step are dropped: 3 phases over a quarter of 4 steps (boundaries 0, 1, 1)
+    assert build_optimizer(model, config, total_steps=4).k_annealing == KAnnealing((1,), (0.3,))
+
+
+def test_k_annealing_auto_is_the_recipe_for_top_k_sets_only():
+    from tf_sfw.k_annealing import KAnnealing
+    from tf_sfw.recipe_math import DEFAULTS
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    auto = TrainConfig()
+    assert auto.k_annealing == "auto" and auto.k_annealing_phases() == DEFAULTS["k_annealing"] == (1.0, 0.3, 0.1)
+    assert build_optimizer(model, auto, total_steps=120).k_annealing == KAnnealing((20, 40, 60), (1.0, 0.3, 0.1))
+    assert build_optimizer(model, auto).k_annealing is None  # no run length: plain rates, no annealing
+    assert TrainConfig(constraint="l2").k_annealing_phases() is None
+    assert TrainConfig(optimizer="sgd").k_annealing_phases() is None
+    assert TrainConfig(k_annealing=None).k_annealing_schedule(120) is None
+    assert TrainConfig(constraint="group_k_sparse").k_annealing_phases() == (1.0, 0.3, 0.1)
 
 
 def test_unconstrained_learning_rate_reaches_sfw():

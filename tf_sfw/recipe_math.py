@@ -33,14 +33,13 @@ TensorFlow by default, `tf_sfw.keras3._ops` for Keras 3), as the rest of the sha
 import math
 
 from tf_sfw import validation
-from tf_sfw.k_annealing import KAnnealing
+from tf_sfw.k_annealing import k_annealing_for_run
 
 __all__ = [
     "BALLS",
     "BIAS_NORMS",
     "CONSTRAIN",
     "DEFAULTS",
-    "K_ANNEALING_UNTIL",
     "NON_KERNEL_PATTERN",
     "SCHEDULES",
     "check_schedule_arguments",
@@ -60,9 +59,6 @@ CONSTRAIN = ("all", "kernels")
 #: ``constrain="kernels"``: variables whose name or layer path does NOT end in "kernel"
 #: (``re.search``, a ``:0`` suffix allowed) are the unconstrained ones.
 NON_KERNEL_PATTERN = r"^(?!.*kernel(:\d+)?$)"
-
-#: The recipe's ``k_annealing`` phases share this first part of the run equally.
-K_ANNEALING_UNTIL = 0.5
 
 #: The recipe's defaults (`tf_sfw.recipe.sfw_recipe` and its Keras 3 twin).
 DEFAULTS = {
@@ -85,9 +81,12 @@ DEFAULTS = {
     # SGD rate of the unconstrained variables, on the same schedule shape; SFW's momentum buffer
     # is an average, so 0.5 is heavy-ball SGD at 0.05 with momentum 0.9
     "unconstrained_learning_rate": 0.5,
-    # None, or k_frac values for equal phases over the first half of the run (tf_sfw.KAnnealing):
-    # a dense start, e.g. (1.0, 0.3, 0.1); better dense / 80 % accuracy, worse at 95 % (tuning6)
-    "k_annealing": None,
+    # K annealing (tf_sfw.KAnnealing): k_frac of every top-K set in equal phases over the first
+    # `k_annealing_until` of the run, a dense start (K = all, 30 %, 10 %) before the recipe's K.
+    # Closes the dense gap to SGD; with plain one-shot magnitude pruning it loses at 95 %, with
+    # the least-squares reconstruction (tf_sfw.pruning.reconstruct) it wins (tuning6, tuning7)
+    "k_annealing": (1.0, 0.3, 0.1),
+    "k_annealing_until": 0.5,
 }
 
 
@@ -258,9 +257,7 @@ def build_recipe(model, epochs, steps_per_epoch, constraints, sfw_class, schedul
     )
     shape = (epochs * steps_per_epoch, s["schedule"], s["milestones"], s["factor"], s["warmup"])
     lr = schedule_or_rate(schedule_class, s["learning_rate"], *shape)
-    k_annealing = None
-    if s["k_annealing"] is not None:
-        k_annealing = KAnnealing.over_run(s["k_annealing"], epochs * steps_per_epoch, K_ANNEALING_UNTIL)
+    k_annealing = k_annealing_for_run(s["k_annealing"], epochs * steps_per_epoch, s["k_annealing_until"])
     optimizer = sfw_class(learning_rate=lr, momentum=s["momentum"], rescale=s["rescale"], constraints=per_variable,
                           unconstrained_learning_rate=schedule_or_rate(schedule_class, ulr, *shape),
                           k_annealing=k_annealing)

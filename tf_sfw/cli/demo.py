@@ -16,9 +16,11 @@ both on the recipe's schedule (``schedule="recipe"``: linear warm-up over the fi
 the steps, then lr ÷10 at 75 % and 90 % of the steps), so the comparison is at equal schedule;
 
 then sweeps both with global magnitude pruning of the conv/dense kernels (no retraining,
-:func:`tf_sfw.pruning.sweep.sweep`), prints a side-by-side table, writes
+:func:`tf_sfw.pruning.sweep.sweep`), and again with the kept weights refit by least squares on
+the first ``--reconstruct`` training images (:func:`tf_sfw.pruning.reconstruction.reconstruction_sweep`;
+no gradient step; tf_keras only), prints a side-by-side table, writes
 ``<out>/demo.csv``, ``<out>/demo.png`` and ``<out>/demo.json``, and exports the SFW model
-pruned to ``--export-sparsity`` (default 90%) as a SavedModel (+ ``model.keras``) to
+pruned to ``--export-sparsity`` (default 90%; refit when ``--reconstruct`` is on) as a SavedModel (+ ``model.keras``) to
 ``saved_models/mnist_cnn_sfw_pruned90/`` (``--export-dir``; signatures ``serving_default``,
 float32 in ``[0, 1]``, and ``serving_raw``, uint8 pixels). The two dense trained models are
 saved as ``<out>/mnist_cnn_sgd.keras`` and ``<out>/mnist_cnn_sfw.keras`` (without optimizer
@@ -59,6 +61,7 @@ SFW_SETTINGS = {
     "learning_rate": RECIPE_DEFAULTS["learning_rate"], "momentum": RECIPE_DEFAULTS["momentum"],
     "rescale": RECIPE_DEFAULTS["rescale"], "constrain": RECIPE_DEFAULTS["constrain"],
     "unconstrained_learning_rate": RECIPE_DEFAULTS["unconstrained_learning_rate"],
+    "k_annealing": RECIPE_DEFAULTS["k_annealing"], "k_annealing_until": RECIPE_DEFAULTS["k_annealing_until"],
     **RECIPE_SCHEDULE,
 }
 SGD_MOMENTUM = 0.9
@@ -83,6 +86,9 @@ def add_parser(subparsers):
                         help="SGD learning rate, momentum 0.9")
     parser.add_argument("--seed", type=int_type("--seed", minimum=0), default=0, help="seed of the initial weights and data order")
     parser.add_argument("--sparsities", default=DEFAULT_SPARSITIES, help="comma-separated sparsities of the sweep")
+    parser.add_argument("--reconstruct", type=int_type("--reconstruct", minimum=0), default=1024, metavar="N",
+                        help="also sweep with the kept weights refit by least squares on the first N training images "
+                        "(tf_sfw.pruning.reconstruct; tf_keras only; 0: off)")
     parser.add_argument("--export-sparsity", default="0.9", help="sparsity of the exported SFW model, in [0, 1)")
     parser.add_argument("--export-dir", default=os.path.join("saved_models", "mnist_cnn_sfw_pruned90"), help="export folder")
     parser.add_argument("--no-export", action="store_true", help="do not export the pruned SFW model")
@@ -125,11 +131,18 @@ def _train(name, x_train, y_train, args):
     return model, time.perf_counter() - start, history.history
 
 
-def format_table(sparsities, sgd_rows, sfw_rows):
-    """Side-by-side text table: sparsity | SGD acc | SFW acc | non-zero kernel weights."""
-    lines = [f"{'sparsity':>9} | {'SGD acc':>8} | {'SFW acc':>8} | {'non-zero kernels':>16}", "-" * 52]
-    for s, a, b in zip(sparsities, sgd_rows, sfw_rows):
-        lines.append(f"{100 * s:8.1f}% | {100 * a['accuracy']:7.2f}% | {100 * b['accuracy']:7.2f}% | {b['nonzero']:16d}")
+def format_table(sparsities, sgd_rows, sfw_rows, refit=None):
+    """Side-by-side text table: sparsity | SGD acc | SFW acc | non-zero kernel weights, with the
+    columns ``SGD refit`` and ``SFW refit`` before the last when ``refit = (sgd_rows, sfw_rows)``
+    of the reconstruction sweep is given."""
+    columns = [("SGD acc", sgd_rows), ("SFW acc", sfw_rows)]
+    if refit is not None:
+        columns += [("SGD refit", refit[0]), ("SFW refit", refit[1])]
+    header = f"{'sparsity':>9} | " + " | ".join(f"{name:>9}" for name, _ in columns) + f" | {'non-zero kernels':>16}"
+    lines = [header, "-" * len(header)]
+    for i, s in enumerate(sparsities):
+        cells = " | ".join(f"{100 * rows[i]['accuracy']:8.2f}%" for _, rows in columns)
+        lines.append(f"{100 * s:8.1f}% | {cells} | {sfw_rows[i]['nonzero']:16d}")
     return "\n".join(lines)
 
 
@@ -162,6 +175,7 @@ def _run(args):
     from tf_sfw.pruning.magnitude import magnitude_masks
     from tf_sfw.pruning.masks import apply_masks, strip
     from tf_sfw.pruning.metrics import pruning_metrics
+    from tf_sfw.pruning.reconstruction import reconstruct, reconstruction_sweep
     from tf_sfw.pruning.sweep import plot_sweep, sweep, write_sweep_csv
 
     (x_train, y_train), (x_test, y_test) = load_arrays_subset(
@@ -172,6 +186,10 @@ def _run(args):
     for name in ("sgd", "sfw"):
         models[name], train_seconds[name], histories[name] = _train(name, x_train, y_train, args)
         results[name] = sweep(models[name], test_ds, sparsities)
+    if args.reconstruct:
+        calibration = x_train[: args.reconstruct].astype(np.float32) / 255.0
+        for name in ("sgd", "sfw"):
+            results[f"{name}+refit"] = reconstruction_sweep(models[name], test_ds, sparsities, calibration)
     os.makedirs(out, exist_ok=True)
     for name, model in models.items():  # dense trained models, e.g. for `tf-sfw prune --model ...`
         keras_copy = keras.models.clone_model(model)  # uncompiled copy: no optimizer state in the file
@@ -183,16 +201,20 @@ def _run(args):
         "seed": args.seed, "train_examples": int(len(y_train)),
         "runs": {name: _optimizer_settings(name, args) for name in ("sgd", "sfw")},
     })
-    table = format_table(sparsities, results["sgd"], results["sfw"])
+    refit = (results["sgd+refit"], results["sfw+refit"]) if args.reconstruct else None
+    table = format_table(sparsities, results["sgd"], results["sfw"], refit)
     print()
     print(f"MNIST CNN, {args.epochs} epoch(s), {len(y_train)} train / {len(y_test)} test examples; "
-          "global magnitude pruning of conv/dense kernels, no retraining")
+          "global magnitude pruning of conv/dense kernels, no retraining"
+          + (f" (refit: kept weights refit by least squares on {args.reconstruct} training images)" if refit else ""))
     print(table)
 
     labels = {"sgd": f"SGD (lr {args.sgd_lr:g}, momentum 0.9, recipe schedule)",
-              "sfw": "SFW (tf_sfw.recipe: K-sparse polytope, lr 1, momentum 0.9)"}
-    write_sweep_csv({"sgd": results["sgd"], "sfw": results["sfw"]}, os.path.join(out, "demo.csv"))
-    plot_sweep({labels[k]: results[k] for k in ("sgd", "sfw")}, os.path.join(out, "demo.png"),
+              "sfw": "SFW (tf_sfw.recipe: K-support ball, K annealing, lr 1, momentum 0.9)",
+              "sgd+refit": "SGD, kept weights refit (least squares)",
+              "sfw+refit": "SFW, kept weights refit (least squares)"}
+    write_sweep_csv(results, os.path.join(out, "demo.csv"))
+    plot_sweep({labels[k]: rows for k, rows in results.items()}, os.path.join(out, "demo.png"),
                title=f"MNIST CNN, {args.epochs} epoch(s): one-shot global magnitude pruning, no retraining")
     summary = {
         "settings": {
@@ -200,13 +222,18 @@ def _run(args):
             "train_examples": int(len(y_train)), "test_examples": int(len(y_test)),
             "sgd": {"learning_rate": args.sgd_lr, "momentum": SGD_MOMENTUM, **RECIPE_SCHEDULE}, "sfw": SFW_SETTINGS,
             "pruning": "global magnitude, conv/dense kernels, no retraining",
+            "reconstruct": args.reconstruct,
         },
         "train_seconds": train_seconds,
         "train_history": histories,
         "sweep": results,
     }
     if not args.no_export:
-        pruned = strip(apply_masks(models["sfw"], magnitude_masks(models["sfw"], export_sparsity)))
+        masks = magnitude_masks(models["sfw"], export_sparsity)
+        if args.reconstruct:  # the refit model, the better one at the same zeros
+            pruned = reconstruct(models["sfw"], masks, calibration)
+        else:
+            pruned = strip(apply_masks(models["sfw"], masks))
         directory = export_model(pruned, args.export_dir, config={"dataset": DATASET, "model": "mnist_cnn",
                                                                  "sparsity": export_sparsity})
         x = x_test[:256].astype(np.float32) / 255.0
@@ -214,9 +241,10 @@ def _run(args):
         diff = float(np.max(np.abs(predict_exported(loaded, x) - expected)))
         diff_raw = float(np.max(np.abs(predict_exported(loaded, x_test[:256]) - expected)))  # uint8: serving_raw
         metrics = pruning_metrics(pruned, dense_model=models["sfw"], latency_batch=x)
-        summary["export"] = {"directory": directory, "sparsity": export_sparsity, "max_abs_prediction_diff_after_reload": diff,
+        summary["export"] = {"directory": directory, "sparsity": export_sparsity, "refit": bool(args.reconstruct),
+                             "max_abs_prediction_diff_after_reload": diff,
                              "max_abs_prediction_diff_raw_uint8": diff_raw, "metrics": metrics}
-        print(f"exported the SFW model pruned to {100 * export_sparsity:g}% to {directory} "
+        print(f"exported the SFW model pruned to {100 * export_sparsity:g}%{' and refit' if args.reconstruct else ''} to {directory} "
               f"(reloaded predictions differ by at most {max(diff, diff_raw):.2e}, from float32 in [0, 1] through "
               f"serving_default and from uint8 pixels through serving_raw); {metrics['nonzero']} of {metrics['counted']} "
               f"kernel weights non-zero, gzip {metrics['compressed_bytes']} B vs dense {metrics['dense_compressed_bytes']} B, "

@@ -239,11 +239,12 @@ def run_demo(args, demo):
     table = demo.format_table(sparsities, results["sgd"], results["sfw"])
     print()
     print(f"MNIST CNN, {args.epochs} epoch(s), {len(y_train)} train / {len(y_test)} test examples, Keras 3 on "
-          f"{backend}; global magnitude pruning of conv/dense kernels, no retraining")
+          f"{backend}; global magnitude pruning of conv/dense kernels, no retraining"
+          + ("; no refit columns (--reconstruct is tf_keras only)" if args.reconstruct else ""))
     print(table)
     pruning.write_sweep_csv({"sgd": results["sgd"], "sfw": results["sfw"]}, os.path.join(out, "demo.csv"))
     labels = {"sgd": f"SGD (lr {args.sgd_lr:g}, momentum 0.9, recipe schedule)",
-              "sfw": "SFW (tf_sfw.keras3.recipe: K-sparse polytope, lr 1, momentum 0.9)"}
+              "sfw": "SFW (tf_sfw.keras3.recipe: K-support ball, K annealing, lr 1, momentum 0.9)"}
     pruning.plot_sweep({labels[k]: results[k] for k in ("sgd", "sfw")}, os.path.join(out, "demo.png"),
                        title=f"MNIST CNN (Keras 3, {backend}), {args.epochs} epoch(s): one-shot global magnitude "
                        "pruning, no retraining")

@@ -1,9 +1,13 @@
-"""``tf-sfw prune``: magnitude-prune a trained model once, optionally fine-tune, export.
+"""``tf-sfw prune``: magnitude-prune a trained model once, optionally refit or fine-tune, export.
 
 Example::
 
     tf-sfw prune --model runs/mnist_sgd/model.keras --sparsity 0.9 --layerwise \
         --retrain-epochs 1 --data-dir /path/to/keras --out runs/pruned90
+
+``--reconstruct N`` keeps the magnitude mask and refits the kept weights and biases layer by
+layer by least squares to the dense layers' outputs on the first N training images
+(`tf_sfw.pruning.reconstruct`; no gradient step), before any fine-tuning.
 
 writes ``<out>/metrics.json`` (accuracy/loss of the dense, pruned and fine-tuned model,
 global and per-layer sparsity, non-zero parameters, gzip size, relative latency) and
@@ -18,6 +22,7 @@ import os
 
 from tf_sfw.cli._common import (
     HelpFormatter,
+    UsageError,
     add_common_arguments,
     add_data_arguments,
     add_keras_arguments,
@@ -60,6 +65,9 @@ def add_parser(subparsers):
                         help="fine-tuning epochs with the mask fixed")
     parser.add_argument("--retrain-lr", type=float_type("--retrain-lr", low=0.0, low_open=True), default=0.01,
                         metavar="LR", help="SGD learning rate for fine-tuning, momentum 0.9")
+    parser.add_argument("--reconstruct", type=int_type("--reconstruct", minimum=0), default=0, metavar="N",
+                        help="refit the kept weights by least squares to the dense layer outputs on the first N "
+                        "training images (tf_sfw.pruning.reconstruct; Dense/Conv2D kernels; 0: off; e.g. 1024)")
     parser.add_argument("--batch-size", type=positive("--batch-size"), default=128, metavar="N", help="fine-tuning batch size")
     parser.add_argument("--train-examples", type=positive("--train-examples"), default=None, metavar="N",
                         help="fine-tune on the first N training examples only (default: all)")
@@ -76,14 +84,23 @@ def add_parser(subparsers):
     return parser
 
 
+def _check_reconstruct(args):
+    if args.reconstruct and args.keras == 3:
+        raise UsageError(f"`--reconstruct` needs --keras 2 (tf_keras). Received: --reconstruct={args.reconstruct} --keras 3")
+    if args.reconstruct and (args.include_bias or args.include_batchnorm):
+        raise UsageError("`--reconstruct` refits biases and prunes kernels only: drop --include-bias / "
+                         f"--include-batchnorm. Received: --reconstruct={args.reconstruct}")
+
+
 def _run(args):
+    _check_reconstruct(args)
     if args.keras == 3:
         from tf_sfw.cli.keras3 import run_prune
 
         return run_prune(args)
     select_keras(args)  # --backend needs --keras 3
     sparsity = parse_sparsity(args.sparsity)
-    need_data = not args.no_eval or args.retrain_epochs > 0
+    need_data = not args.no_eval or args.retrain_epochs > 0 or args.reconstruct > 0
     dataset = resolve_dataset(args) if need_data else (args.dataset or dataset_of_model(args.model)[0])
     out = check_output_dir(args.out, "--out")
     # TensorFlow (without its C++ log lines) and the modules that use it are imported only now,
@@ -96,6 +113,7 @@ def _run(args):
     from tf_sfw.pruning.magnitude import magnitude_masks
     from tf_sfw.pruning.masks import apply_masks, strip
     from tf_sfw.pruning.metrics import pruning_metrics
+    from tf_sfw.pruning.reconstruction import reconstruct
     from tf_sfw.pruning.retrain import fine_tune
     from tf_sfw.pruning.sweep import evaluate_classifier
     from tf_sfw.training import build_optimizer
@@ -114,6 +132,7 @@ def _run(args):
         "include_batchnorm": args.include_batchnorm,
         "layers": layers,
         "retrain_epochs": args.retrain_epochs,
+        "reconstruct": args.reconstruct,
     }
     test_ds = x_latency = None
     if need_data:
@@ -127,6 +146,14 @@ def _run(args):
     if not args.no_eval:
         result["dense_loss"], result["dense_accuracy"] = evaluate_classifier(model, test_ds)
         result["pruned_loss"], result["pruned_accuracy"] = evaluate_classifier(strip(pruned), test_ds)
+    if args.reconstruct > 0:
+        if args.reconstruct > len(y_train):
+            raise UsageError(f"`--reconstruct` asks for more calibration images than the training set has "
+                             f"({len(y_train)}). Received: --reconstruct={args.reconstruct}")
+        rebuilt = reconstruct(model, masks, x_train[: args.reconstruct].astype(np.float32) / 255.0)
+        pruned = apply_masks(rebuilt, masks)
+        if not args.no_eval:
+            result["reconstructed_loss"], result["reconstructed_accuracy"] = evaluate_classifier(rebuilt, test_ds)
     if args.retrain_epochs > 0:
         train_ds = make_train_dataset(x_train, y_train, batch_size=args.batch_size, seed=args.seed, epochs=args.retrain_epochs)
         fine_tune(
@@ -146,7 +173,7 @@ def _run(args):
     write_json(os.path.join(out, "metrics.json"), result)
     print(f"pruned {args.model} to {100 * sparsity:.1f}% ({args.scope}): "
           f"{result['nonzero']} of {result['counted']} counted weights non-zero")
-    for key in ("dense_accuracy", "pruned_accuracy", "retrained_accuracy"):
+    for key in ("dense_accuracy", "pruned_accuracy", "reconstructed_accuracy", "retrained_accuracy"):
         if key in result:
             print(f"  {key:>19}: {100 * result[key]:.2f}%")
     print(f"  gzip size {result['compressed_bytes']} B (dense {result['dense_compressed_bytes']} B)")

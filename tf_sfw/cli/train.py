@@ -23,19 +23,15 @@ from tf_sfw.cli._common import (
     select_keras,
 )
 from tf_sfw.recipe_math import CONSTRAIN as RECIPE_CONSTRAIN
+from tf_sfw.training.config import CONSTRAINTS, MODES, OPTIMIZERS, RESCALES, SCHEDULES, TOP_K_CONSTRAINTS
 from tf_sfw.recipe_math import DEFAULTS as RECIPE_DEFAULTS
 
 __all__ = ["add_parser", "run", "config_from_args", "default_learning_rate"]
 
-# Kept in sync with tf_sfw.training / tf_sfw.models / tf_sfw.data (duplicated here so that
-# `tf-sfw --help` does not import TensorFlow; tests check they agree).
+# Kept in sync with tf_sfw.models / tf_sfw.data (duplicated here so that `tf-sfw --help` does
+# not import TensorFlow; tests check they agree).
 MODELS = ("mnist_cnn", "simple_cnn", "resnet18", "resnet18_tiny_imagenet", "vgg16")
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "tiny_imagenet")
-OPTIMIZERS = ("sfw", "sgd")
-CONSTRAINTS = ("k_sparse", "k_support", "l1", "l2", "linf", "unconstrained", "group_k_sparse", "group_k_support", "nm")
-SCHEDULES = ("recipe", "paper", "step", "loss_average", "constant")
-RESCALES = ("gradient", "diameter", "none")
-MODES = ("initialization", "radius", "diameter")
 
 #: Default initial learning rate of SFW for each ``--rescale``. The step is
 #: η = clip(lr · f, 0, 1) with f = ‖m‖₂/‖θ − v‖₂ ("gradient", the paper's setting with lr 1.0),
@@ -64,7 +60,8 @@ Train a network with Stochastic Frank-Wolfe in K-sparse polytopes or K-support n
 et al., ICLR 2022, "Learning Pruning-Friendly Networks via Frank-Wolfe"). The defaults are the
 recipe of tf_sfw.recipe, chosen on held-out training data: 180 epochs, batch 128, lr
 {RECIPE_DEFAULTS['learning_rate']:g} with gradient rescaling, momentum {RECIPE_DEFAULTS['momentum']:g}, the kernels in K-support norm balls with tau
-{RECIPE_DEFAULTS['tau']:g} and K = max({RECIPE_DEFAULTS['k']}, {100 * RECIPE_DEFAULTS['k_frac']:g}% of each variable's size) capped at that size, biases and BatchNorm unconstrained (SGD at
+{RECIPE_DEFAULTS['tau']:g} and K = max({RECIPE_DEFAULTS['k']}, {100 * RECIPE_DEFAULTS['k_frac']:g}% of each variable's size) capped at that size, with K annealing (K = {', '.join(f'{100 * f:g}%' for f in RECIPE_DEFAULTS['k_annealing'])} of each kernel in equal phases over the first
+{100 * RECIPE_DEFAULTS['k_annealing_until']:g}% of the steps), biases and BatchNorm unconstrained (SGD at
 --unconstrained-lr {RECIPE_DEFAULTS['unconstrained_learning_rate']:g}), and --schedule recipe: a linear lr warm-up over the first
 {100 * RECIPE_DEFAULTS['warmup']:g}% of the steps, then lr divided by 10 after {_percentages(RECIPE_DEFAULTS['milestones'])} of the steps, whatever
 the run's length. The paper's setting: --constraint k_sparse --constrain all --k 10 --schedule paper
@@ -130,6 +127,13 @@ def add_parser(subparsers):
                    default=RECIPE_DEFAULTS["unconstrained_learning_rate"], metavar="LR",
                    help="momentum-SGD learning rate of --unconstrained / --unconstrained-bn / --constrain kernels "
                    "variables (same schedule shape as --lr)")
+    p.add_argument("--k-annealing", nargs="+", default=["auto"], metavar="K_FRAC",
+                   help="K annealing: k_frac of the top-K sets in each of equal phases over the first "
+                   "--k-annealing-until of the run, then --k-frac (e.g. 1.0 0.3 0.1, a dense start); 'none': off; "
+                   "'auto': the recipe's phases with --optimizer sfw and a top-K --constraint")
+    p.add_argument("--k-annealing-until", type=float_type("--k-annealing-until", low=0.0, high=1.0, low_open=True),
+                   default=RECIPE_DEFAULTS["k_annealing_until"], metavar="FRAC",
+                   help="fraction of the run, in (0, 1], that the --k-annealing phases share")
     p.add_argument("--weight-decay", type=float_type("--weight-decay", low=0.0), default=None,
                    help="decoupled weight decay (default: 0, the paper's setting)")
     p.add_argument("--schedule", choices=SCHEDULES, default="recipe",
@@ -173,6 +177,20 @@ def add_parser(subparsers):
     return p
 
 
+def _k_annealing_argument(values):
+    """``--k-annealing``: 'auto', 'none' (None) or k_frac values in (0, 1] (a tuple)."""
+    if values is None or isinstance(values, tuple) or values == "auto":
+        return values
+    words = [v.lower() for v in values]
+    if words in (["auto"], ["none"]):
+        return None if words == ["none"] else "auto"
+    check = float_type("--k-annealing", low=0.0, high=1.0, low_open=True)
+    try:
+        return tuple(check(v) for v in values)
+    except argparse.ArgumentTypeError as err:
+        raise UsageError(f"{err} ('auto', 'none', or k_frac values in (0, 1])") from None
+
+
 def _check_combinations(args):
     """Checks that involve several flags (UsageError, exit 2)."""
     milestones = args.milestones
@@ -184,6 +202,10 @@ def _check_combinations(args):
         raise UsageError(f"`--sfw-init` needs --optimizer sfw. Received: --optimizer={args.optimizer}")
     if args.sfw_init and args.dataset == "tiny_imagenet":
         raise UsageError("`--sfw-init` is not supported for --dataset tiny_imagenet (file-based data).")
+    args.k_annealing = _k_annealing_argument(args.k_annealing)
+    if isinstance(args.k_annealing, tuple) and (args.optimizer != "sfw" or args.constraint not in TOP_K_CONSTRAINTS):
+        raise UsageError(f"`--k-annealing` needs --optimizer sfw and a top-K --constraint ({', '.join(TOP_K_CONSTRAINTS)}). "
+                         f"Received: --optimizer={args.optimizer} --constraint={args.constraint}")
     lr = args.learning_rate
     if args.optimizer == "sfw" and args.rescale == "none" and lr is not None and lr >= 1:
         print(f"warning: --rescale none with --lr {lr:g}: every step has size clip(lr, 0, 1) = 1 and replaces "
@@ -216,6 +238,8 @@ def config_from_args(args):
         unconstrained=tuple(args.unconstrained),
         unconstrained_bn=args.unconstrained_bn,
         unconstrained_learning_rate=args.unconstrained_learning_rate,
+        k_annealing=_k_annealing_argument(args.k_annealing),
+        k_annealing_until=args.k_annealing_until,
         nm_n=args.nm_n,
         nm_m=args.nm_m,
         weight_decay=args.weight_decay,

@@ -108,7 +108,8 @@ def build_optimizer(model, config, total_steps):
     return SFW(learning_rate=lr, momentum=config.momentum, rescale=None if config.rescale == "none" else config.rescale,
                constraints=build_constraints(model, config),
                unconstrained_learning_rate=learning_rate_schedule(config.unconstrained_learning_rate, config,
-                                                                  total_steps))
+                                                                  total_steps),
+               k_annealing=config.k_annealing_schedule(total_steps))
 
 
 class SeededBatches(keras.utils.PyDataset):

@@ -37,6 +37,8 @@ _NAMES = {
     "predict_exported": ("tf_sfw.pruning.export", "predict_exported"),
     "prunable_weights": ("tf_sfw.pruning.masks", "prunable_weights"),
     "prune_and_fine_tune": ("tf_sfw.pruning.retrain", "prune_and_fine_tune"),
+    "reconstruct": ("tf_sfw.pruning.reconstruction", "reconstruct"),
+    "reconstruction_sweep": ("tf_sfw.pruning.reconstruction", "reconstruction_sweep"),
     "pruning_metrics": ("tf_sfw.pruning.metrics", "pruning_metrics"),
     "read_sweep_csv": ("tf_sfw.pruning.sweep", "read_sweep_csv"),
     "relative_latency": ("tf_sfw.pruning.metrics", "relative_latency"),

@@ -15,8 +15,8 @@ masks are built by the same routines as magnitude masks, applied to the scores.
 * ``Dense`` kernel (in, out): :math:`X_j` is input unit ``j`` over the N calibration
   examples (and any leading axes of the input).
 * ``Conv2D`` kernel (kh, kw, c_in, c_out): the convolution is a matrix product with the
-  im2col patches of the layer input, whose rows are indexed by (kh, kw, c_in) in the
-  kernel's order. :math:`X_j` is the exact im2col column, i.e. the input channel's values at
+  im2col patches of the layer input (`tf_sfw.pruning.layer_inputs`), whose columns are
+  indexed by (kh, kw, c_in) in the kernel's order. :math:`X_j` is the exact im2col column, i.e. the input channel's values at
   that kernel offset over every output position (with the layer's strides, dilation and
   padding, zero padding included), not the norm of the whole input channel. So an input
   pixel a ``valid`` convolution never reaches at some offset does not count for it.
@@ -29,46 +29,16 @@ import numpy as np
 import tensorflow as tf
 
 from tf_sfw._keras import keras
+from tf_sfw.pruning.layer_inputs import input_rows, kernel_layer
 from tf_sfw.pruning.magnitude import global_magnitude_masks, layerwise_magnitude_masks
 from tf_sfw.pruning.masks import prunable_weights
 
 __all__ = ["activation_masks", "activation_scores", "input_feature_norms"]
 
 
-def _layer_of(model, key):
-    layer = model.get_layer(key.rsplit("/", 1)[0])
-    return getattr(layer, "layer", layer)  # pruning wrapper -> inner layer
-
-
 def _column_norms(layer, inputs):
     """‖X_j‖₂ for every row j of the layer's kernel (flattened to (rows, out))."""
-    x = tf.convert_to_tensor(inputs, tf.float32)
-    if isinstance(layer, keras.layers.Dense):
-        x = tf.reshape(x, [-1, x.shape[-1]])
-        return tf.sqrt(tf.reduce_sum(tf.square(x), axis=0)).numpy()
-    if type(layer) is keras.layers.Conv2D or (
-        isinstance(layer, keras.layers.Conv2D)
-        and not isinstance(layer, (keras.layers.DepthwiseConv2D, keras.layers.Conv2DTranspose))
-    ):
-        if getattr(layer, "groups", 1) != 1 or layer.data_format != "channels_last":
-            raise ValueError(
-                f"Layer {layer.name!r}: only channels_last Conv2D with groups=1 is supported. "
-                f"Received: groups={getattr(layer, 'groups', 1)}, data_format={layer.data_format!r}"
-            )
-        kh, kw = layer.kernel_size
-        sh, sw = layer.strides
-        dh, dw = layer.dilation_rate
-        if (sh > 1 or sw > 1) and (dh > 1 or dw > 1):
-            raise ValueError(f"Layer {layer.name!r}: strides and dilation > 1 together are not supported.")
-        patches = tf.image.extract_patches(
-            x, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, dh, dw, 1], padding=layer.padding.upper()
-        )  # (N, H', W', kh*kw*c_in), ordered (kh, kw, c_in) like the kernel
-        patches = tf.reshape(patches, [-1, patches.shape[-1]])
-        return tf.sqrt(tf.reduce_sum(tf.square(patches), axis=0)).numpy()
-    raise ValueError(
-        f"Layer {layer.name!r} of type {type(layer).__name__} is not supported by the activation-aware "
-        "criterion (Dense and Conv2D only)."
-    )
+    return tf.sqrt(tf.reduce_sum(tf.square(input_rows(layer, inputs)), axis=0)).numpy()
 
 
 def input_feature_norms(model, calibration_x, keys=None):
@@ -86,7 +56,7 @@ def input_feature_norms(model, calibration_x, keys=None):
     weights = prunable_weights(model)
     if keys is None:
         keys = list(weights)
-    layers = [_layer_of(model, k) for k in keys]
+    layers = [kernel_layer(model, k) for k in keys]
     probe = keras.Model(model.inputs, [layer.input for layer in layers])
     outputs = probe(tf.convert_to_tensor(calibration_x, tf.float32), training=False)
     if not isinstance(outputs, (list, tuple)):

@@ -81,6 +81,7 @@ __all__ = [
     "shrink_model",
     "structured_prune",
     "structured_sweep",
+    "kept_output_channels",
     "kept_widths",
     "model_flops",
     "saved_model_size",
@@ -330,12 +331,21 @@ def kept_widths(model):
     return _widths(ChannelGraph(model), {})
 
 
-def _widths(graph, plan):
+def _kept_outputs(graph, plan):
     kept = _resolve_plan(graph, plan)
-    return {
-        layer: int(kept[graph.find(space)].size) if graph.find(space) in kept else int(graph.sizes[graph.find(space)])
-        for layer, space in graph.producers.items()
-    }
+    return {layer: kept.get(graph.find(space), np.arange(graph.sizes[graph.find(space)]))
+            for layer, space in graph.producers.items()}
+
+
+def kept_output_channels(model, plan):
+    """``{layer: sorted kept output channel indices}`` of every Conv2D/Dense layer of ``model``
+    under ``plan`` (layers that share channels through an Add follow their group; the others
+    keep all)."""
+    return _kept_outputs(ChannelGraph(model), plan)
+
+
+def _widths(graph, plan):
+    return {layer: int(idx.size) for layer, idx in _kept_outputs(graph, plan).items()}
 
 
 def _evaluate_row(shrunk, data, evaluate, batch_size):
@@ -363,6 +373,7 @@ def structured_sweep(
     bn_batches=None,
     compensate=None,
     score="kernel",
+    refit=None,
 ):
     """Structured pruning at several filter fractions without retraining.
 
@@ -377,7 +388,8 @@ def structured_sweep(
         data: Optional ``(x, y)`` arrays or dataset: adds ``loss`` and ``accuracy``
             (:func:`tf_sfw.pruning.sweep.evaluate_classifier`).
         evaluate: Optional ``callable(shrunk_model) -> mapping`` merged into each row
-            (called after the BatchNorm re-estimation, when there is one).
+            (called after the BatchNorm re-estimation, when there is one; with ``refit``, on
+            the refit model instead).
         batch_size: Evaluation batch size for array ``data``.
         reestimate_bn: Optional calibration sample of training data (dataset or iterable of
             batches) on which every shrunken model's BatchNorm moving statistics are
@@ -388,6 +400,10 @@ def structured_sweep(
             thus recorded.
         bn_batches: Batches of ``reestimate_bn`` to use (None: all).
         compensate: As in :func:`shrink_model`: None, ``"zero"`` or ``"mean"``.
+        refit: Optional ``callable(model, shrunk, plan) -> refit model`` applied to the plainly
+            shrunken model (before any BatchNorm re-estimation), e.g. the least-squares refit
+            `tf_sfw.pruning.reconstruction.refit_shrunk` with its calibration images bound;
+            with ``data`` adds ``refit_loss`` and ``refit_accuracy``.
 
     Returns:
         One dict per fraction: ``fraction``, ``channels`` (prunable channels in all),
@@ -407,11 +423,14 @@ def structured_sweep(
         row = {"fraction": float(fraction), "channels": total, "kept_channels": kept, "widths": _widths(graph, plan)}
         row.update(params=int(shrunk.count_params()), flops=model_flops(shrunk))
         row.update(_evaluate_row(shrunk, data, None, batch_size))
+        refit_model = None if refit is None else refit(model, shrunk, plan)
+        if refit_model is not None and data is not None:
+            row["refit_loss"], row["refit_accuracy"] = evaluate_classifier(refit_model, data, batch_size=batch_size)
         if reestimate_bn is not None:
             row["bn_batches"] = reestimate_batchnorm(shrunk, reestimate_bn, bn_batches)
             if row["bn_batches"] and data is not None:
                 row["bn_loss"], row["bn_accuracy"] = evaluate_classifier(shrunk, data, batch_size=batch_size)
-        row.update(_evaluate_row(shrunk, None, evaluate, batch_size))
+        row.update(_evaluate_row(shrunk if refit_model is None else refit_model, None, evaluate, batch_size))
         rows.append(row)
     return rows
 

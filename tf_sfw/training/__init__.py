@@ -18,7 +18,7 @@ and TensorBoard logs, divergence detection), :mod:`~tf_sfw.training.errors` and
 import importlib
 
 _NAMES = {
-    "config": ("CONSTRAINTS", "MODES", "OPTIMIZERS", "RESCALES", "SCHEDULES", "TrainConfig"),
+    "config": ("CONSTRAINTS", "MODES", "OPTIMIZERS", "RESCALES", "SCHEDULES", "TOP_K_CONSTRAINTS", "TrainConfig"),
     "errors": ("NothingToResumeError", "OutputDirError", "RunAlreadyCompleteError", "TrainingDivergedError",
                "TrainingError", "UnfinishedRunError"),
     "builders": ("RunData", "build_callbacks", "build_constraints", "build_optimizer", "build_schedules",

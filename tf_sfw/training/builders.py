@@ -133,7 +133,8 @@ def build_optimizer(model, config, init_norms=None, total_steps=None):
             e.g. ``{"optimizer": "sgd", "learning_rate": 0.05}``.
         init_norms: See :func:`build_constraints`.
         total_steps: Optimizer steps of the run (``epochs * steps_per_epoch``), over which
-            ``schedule="recipe"`` spans (:func:`build_learning_rates`); None: plain rates.
+            ``schedule="recipe"`` and the K annealing span (:func:`build_learning_rates`); None:
+            plain rates and no K annealing.
     """
     config = _as_config(config)
     learning_rate, unconstrained_learning_rate = build_learning_rates(config, total_steps)
@@ -150,7 +151,18 @@ def build_optimizer(model, config, init_norms=None, total_steps=None):
         constraints=build_constraints(model, config, init_norms=init_norms),
         unconstrained_learning_rate=unconstrained_learning_rate,
         weight_decay=config.weight_decay,
+        k_annealing=_k_annealing(config, total_steps),
     )
+
+
+def _k_annealing(config, total_steps):
+    """The run's K annealing; without ``total_steps`` (no run length) only ``"auto"`` may go without."""
+    if total_steps is None:
+        if config.k_annealing not in (None, "auto"):
+            raise ValueError(f"`k_annealing` needs the run's `total_steps`. Received: total_steps=None, "
+                             f"k_annealing={config.k_annealing!r}")
+        return None
+    return config.k_annealing_schedule(total_steps)
 
 
 def build_schedules(config):

@@ -17,10 +17,12 @@ from tf_sfw.validation import (
     check_positive_number,
 )
 
-__all__ = ["CONSTRAIN", "CONSTRAINTS", "MODES", "OPTIMIZERS", "RESCALES", "SCHEDULES", "TrainConfig"]
+__all__ = ["CONSTRAIN", "CONSTRAINTS", "MODES", "OPTIMIZERS", "RESCALES", "SCHEDULES", "TOP_K_CONSTRAINTS", "TrainConfig"]
 
 OPTIMIZERS = ("sfw", "sgd")
 CONSTRAINTS = ("k_sparse", "k_support", "l1", "l2", "linf", "unconstrained", "group_k_sparse", "group_k_support", "nm")
+#: The constraints whose K `k_annealing` changes.
+TOP_K_CONSTRAINTS = ("k_sparse", "k_support", "group_k_sparse", "group_k_support")
 SCHEDULES = ("recipe", "paper", "step", "loss_average", "constant")
 CONSTRAIN = recipe_math.CONSTRAIN
 RESCALES = ("gradient", "diameter", "none")
@@ -72,6 +74,13 @@ class TrainConfig:
             the rest are trained by SGD at ``unconstrained_learning_rate``).
         unconstrained_learning_rate: SFW's SGD rate of unconstrained variables (on the same
             schedule shape as ``learning_rate`` under ``schedule="recipe"``).
+        k_annealing: K annealing (`tf_sfw.KAnnealing`), a dense start for the top-K sets
+            (``k_sparse``, ``k_support`` and the group sets): ``k_frac`` values, one per phase of
+            equal length over the first ``k_annealing_until`` of the run, e.g. ``(1.0, 0.3,
+            0.1)``; None: off; ``"auto"`` (default): the recipe's phases
+            (`tf_sfw.recipe_math.DEFAULTS`) with ``optimizer="sfw"`` and a top-K constraint, off
+            otherwise. Phases too short to hold one step (very short runs) are dropped.
+        k_annealing_until: Fraction in (0, 1] of the run the ``k_annealing`` phases share.
         weight_decay: Decoupled weight decay (None = 0; the paper's SFW uses 0).
         schedule: ``"recipe"`` (`tf_sfw.recipe.RecipeSchedule`: linear warm-up over ``warmup``
             of the steps, then step decay at the fractions ``milestones_frac`` of the run's
@@ -124,6 +133,8 @@ class TrainConfig:
     unconstrained_bn: bool = False
     constrain: str = _RECIPE["constrain"]
     unconstrained_learning_rate: float = _RECIPE["unconstrained_learning_rate"]
+    k_annealing: object = "auto"
+    k_annealing_until: float = _RECIPE["k_annealing_until"]
     nm_n: int = 2
     nm_m: int = 4
     weight_decay: float = None
@@ -150,6 +161,8 @@ class TrainConfig:
         self.unconstrained = tuple(self.unconstrained or ())
         if self.milestones is not None:
             self.milestones = tuple(self.milestones)
+        if self.k_annealing is not None:
+            self.k_annealing = tuple(self.k_annealing) if isinstance(self.k_annealing, list) else self.k_annealing
         if self.milestones_frac is None:
             self.milestones_frac = _RECIPE["milestones"] if self.schedule == "recipe" else PAPER_MILESTONES_FRAC
         self.milestones_frac = tuple(self.milestones_frac or ())
@@ -163,6 +176,7 @@ class TrainConfig:
                     f"`unconstrained` pattern {pattern!r} is not a valid regular expression: {err}. "
                     f"Received: unconstrained={self.unconstrained!r}"
                 ) from None
+        self._check_k_annealing()
         if self.sfw_init and self.optimizer != "sfw":
             raise ValueError(f"`sfw_init` needs optimizer='sfw'. Received: optimizer={self.optimizer!r}")
         if self.sfw_init and self.dataset == "tiny_imagenet":
@@ -208,11 +222,38 @@ class TrainConfig:
             check_milestones(self.milestones)
         check_milestones_frac(self.milestones_frac)
 
+    def _check_k_annealing(self):
+        check_number(self.k_annealing_until, "k_annealing_until", low=0.0, high=1.0, low_open=True)
+        if self.k_annealing is None or self.k_annealing == "auto":
+            return
+        if not isinstance(self.k_annealing, tuple) or not self.k_annealing:
+            raise ValueError(f"`k_annealing` must be 'auto', None or a non-empty sequence of k_frac values in (0, 1]. "
+                             f"Received: k_annealing={self.k_annealing!r}")
+        for i, fraction in enumerate(self.k_annealing):
+            check_number(fraction, f"k_annealing[{i}]", low=0.0, high=1.0, low_open=True)
+        if self.optimizer != "sfw" or self.constraint not in TOP_K_CONSTRAINTS:
+            raise ValueError(f"`k_annealing` needs optimizer='sfw' and a top-K constraint {TOP_K_CONSTRAINTS}. "
+                             f"Received: optimizer={self.optimizer!r}, constraint={self.constraint!r}")
+
+    def k_annealing_phases(self):
+        """The ``k_frac`` of each K-annealing phase this run uses (``"auto"`` resolved), or None."""
+        if self.k_annealing != "auto":
+            return self.k_annealing
+        if self.optimizer == "sfw" and self.constraint in TOP_K_CONSTRAINTS and _RECIPE["k_annealing"] is not None:
+            return tuple(_RECIPE["k_annealing"])
+        return None
+
+    def k_annealing_schedule(self, total_steps):
+        """The `tf_sfw.KAnnealing` of a run of ``total_steps`` optimizer steps, or None."""
+        from tf_sfw.k_annealing import k_annealing_for_run
+
+        return k_annealing_for_run(self.k_annealing_phases(), total_steps, self.k_annealing_until)
+
     def to_dict(self):
         """JSON-serialisable dict of the fields (tuples become lists)."""
         d = dataclasses.asdict(self)
-        for name in ("unconstrained", "milestones", "milestones_frac"):
-            if d[name] is not None:
+        for name in ("unconstrained", "milestones", "milestones_frac", "k_annealing"):
+            if isinstance(d[name], tuple):
                 d[name] = list(d[name])
         return d
 
