@@ -116,6 +116,21 @@ def test_sweep_command(tmp_path, model_path):
     assert len(json.loads((out / "metrics.json").read_text())["rows"]) == 3
 
 
+@needs_mnist
+def test_sweep_command_with_reconstruction(tmp_path, model_path, capsys):
+    out = tmp_path / "sweep_refit"
+    code = main(["sweep", "--model", model_path, "--sparsities", "0,0.9", "--reconstruct", "64", "--out", str(out),
+                 "--dataset", "mnist", "--data-dir", _data_dir(), "--eval-examples", "200"])
+    assert code == 0 and "refit acc" in capsys.readouterr().out
+    with open(out / "sweep.csv") as f:
+        plain = list(csv.DictReader(f))
+    with open(out / "sweep_refit.csv") as f:
+        refit = list(csv.DictReader(f))
+    assert [r["nonzero"] for r in refit] == [r["nonzero"] for r in plain]  # the same zeros
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["reconstruct"] == 64 and len(metrics["refit_rows"]) == 2
+
+
 @pytest.mark.parametrize(
     "argv,code,match",
     [
@@ -126,6 +141,7 @@ def test_sweep_command(tmp_path, model_path):
         (["prune", "--sparsity", "0.5", "--reconstruct", "-1"], 2, "--reconstruct"),
         (["prune", "--sparsity", "0.5", "--reconstruct", "8", "--include-bias"], 2, "--include-bias"),
         (["prune", "--sparsity", "0.5", "--reconstruct", "8", "--keras", "3"], 2, "--reconstruct` needs --keras 2"),
+        (["sweep", "--reconstruct", "8", "--include-batchnorm"], 2, "--include-batchnorm"),
     ],
 )
 def test_bad_input_gives_clear_error(tmp_path, model_path, capsys, argv, code, match):

@@ -39,6 +39,8 @@ __all__ = [
     "eval_dataset",
     "float_type",
     "int_type",
+    "add_reconstruct_argument",
+    "check_reconstruct",
     "load_arrays_subset",
     "load_model_argument",
     "check_model_input",
@@ -274,6 +276,22 @@ def add_scope_arguments(parser):
     parser.add_argument("--include-bias", action="store_true", help="also prune biases")
     parser.add_argument("--include-batchnorm", action="store_true", help="also prune BatchNorm gamma/beta")
     parser.add_argument("--layers", default=None, help="comma-separated layer names to restrict pruning to (default: all layers)")
+
+
+def add_reconstruct_argument(parser, what):
+    """``--reconstruct N``: refit the kept weights by least squares on N training images (0: off)."""
+    parser.add_argument("--reconstruct", type=int_type("--reconstruct", minimum=0), default=0, metavar="N",
+                        help=f"{what}: the kept weights refit by least squares to the dense layer outputs on the first "
+                        "N training images (tf_sfw.pruning.reconstruct; Dense/Conv2D kernels; 0: off; e.g. 1024)")
+
+
+def check_reconstruct(args):
+    """UsageError for ``--reconstruct`` with flags it cannot serve."""
+    if args.reconstruct and args.keras == 3:
+        raise UsageError(f"`--reconstruct` needs --keras 2 (tf_keras). Received: --reconstruct={args.reconstruct} --keras 3")
+    if args.reconstruct and (args.include_bias or args.include_batchnorm):
+        raise UsageError("`--reconstruct` refits biases and prunes kernels only: drop --include-bias / "
+                         f"--include-batchnorm. Received: --reconstruct={args.reconstruct}")
 
 
 # ----------------------------------------------------------------------------------------

@@ -26,9 +26,11 @@ from tf_sfw.cli._common import (
     add_common_arguments,
     add_data_arguments,
     add_keras_arguments,
+    add_reconstruct_argument,
     add_scope_arguments,
     check_model_input,
     check_output_dir,
+    check_reconstruct,
     dataset_of_model,
     eval_dataset,
     float_type,
@@ -65,9 +67,7 @@ def add_parser(subparsers):
                         help="fine-tuning epochs with the mask fixed")
     parser.add_argument("--retrain-lr", type=float_type("--retrain-lr", low=0.0, low_open=True), default=0.01,
                         metavar="LR", help="SGD learning rate for fine-tuning, momentum 0.9")
-    parser.add_argument("--reconstruct", type=int_type("--reconstruct", minimum=0), default=0, metavar="N",
-                        help="refit the kept weights by least squares to the dense layer outputs on the first N "
-                        "training images (tf_sfw.pruning.reconstruct; Dense/Conv2D kernels; 0: off; e.g. 1024)")
+    add_reconstruct_argument(parser, "before any fine-tuning")
     parser.add_argument("--batch-size", type=positive("--batch-size"), default=128, metavar="N", help="fine-tuning batch size")
     parser.add_argument("--train-examples", type=positive("--train-examples"), default=None, metavar="N",
                         help="fine-tune on the first N training examples only (default: all)")
@@ -84,16 +84,8 @@ def add_parser(subparsers):
     return parser
 
 
-def _check_reconstruct(args):
-    if args.reconstruct and args.keras == 3:
-        raise UsageError(f"`--reconstruct` needs --keras 2 (tf_keras). Received: --reconstruct={args.reconstruct} --keras 3")
-    if args.reconstruct and (args.include_bias or args.include_batchnorm):
-        raise UsageError("`--reconstruct` refits biases and prunes kernels only: drop --include-bias / "
-                         f"--include-batchnorm. Received: --reconstruct={args.reconstruct}")
-
-
 def _run(args):
-    _check_reconstruct(args)
+    check_reconstruct(args)
     if args.keras == 3:
         from tf_sfw.cli.keras3 import run_prune
 

@@ -7,7 +7,10 @@ Example::
 
 writes ``<out>/sweep.csv`` (sparsity, achieved_sparsity, accuracy, loss, nonzero,
 nonzero_total), ``<out>/sweep.png`` (accuracy against sparsity) and
-``<out>/metrics.json`` (the same rows plus the settings). The evaluation data set is
+``<out>/metrics.json`` (the same rows plus the settings); with ``--reconstruct N`` also
+``<out>/sweep_refit.csv`` (the same zeros, the kept weights refit by least squares on the first N
+training images, `tf_sfw.pruning.reconstruction.reconstruction_sweep`) and a second line in the plot.
+The evaluation data set is
 ``--dataset``, or else the one named by the config.json that ``tf-sfw train`` wrote beside the
 model.
 """
@@ -17,12 +20,15 @@ import os
 from tf_sfw.cli._common import (
     DEFAULT_SPARSITIES,
     HelpFormatter,
+    UsageError,
     add_common_arguments,
     add_data_arguments,
     add_keras_arguments,
+    add_reconstruct_argument,
     add_scope_arguments,
     check_model_input,
     check_output_dir,
+    check_reconstruct,
     eval_dataset,
     load_arrays_subset,
     load_model_argument,
@@ -51,6 +57,7 @@ def add_parser(subparsers):
     parser.add_argument("--sparsities", default=DEFAULT_SPARSITIES,
                         help="comma-separated sparsities in [0, 1), or percentages such as 90%%")
     parser.add_argument("--out", required=True, help="output folder (created)")
+    add_reconstruct_argument(parser, "also sweep with")
     add_scope_arguments(parser)
     add_data_arguments(parser)
     add_keras_arguments(parser)
@@ -60,6 +67,7 @@ def add_parser(subparsers):
 
 
 def _run(args):
+    check_reconstruct(args)
     if args.keras == 3:
         from tf_sfw.cli.keras3 import run_sweep
 
@@ -74,21 +82,28 @@ def _run(args):
     from tf_sfw.pruning.sweep import plot_sweep, sweep, write_sweep_csv
 
     model = load_model_argument(args.model, "--model")
-    _, (x_test, y_test) = load_arrays_subset(dataset, args.data_dir, test_examples=args.eval_examples)
+    (x_train, _), (x_test, y_test) = load_arrays_subset(dataset, args.data_dir, test_examples=args.eval_examples)
     check_model_input(model, x_test, dataset)
-    rows = sweep(
-        model,
-        eval_dataset(x_test, y_test, args.eval_batch_size),
-        sparsities,
-        scope=args.scope,
-        include_bias=args.include_bias,
-        include_batchnorm=args.include_batchnorm,
-        layers=parse_layers(args.layers),
-    )
+    test_ds, layers = eval_dataset(x_test, y_test, args.eval_batch_size), parse_layers(args.layers)
+    rows = sweep(model, test_ds, sparsities, scope=args.scope, include_bias=args.include_bias,
+                 include_batchnorm=args.include_batchnorm, layers=layers)
+    refit_rows = None
+    if args.reconstruct:
+        if args.reconstruct > len(x_train):
+            raise UsageError(f"`--reconstruct` asks for more calibration images than the training set has "
+                             f"({len(x_train)}). Received: --reconstruct={args.reconstruct}")
+        from tf_sfw.pruning.reconstruction import reconstruction_sweep
+
+        calibration = x_train[: args.reconstruct].astype("float32") / 255.0
+        refit_rows = reconstruction_sweep(model, test_ds, sparsities, calibration, scope=args.scope, layers=layers)
     os.makedirs(out, exist_ok=True)
     label = os.path.basename(os.path.normpath(args.model))
     write_sweep_csv(rows, os.path.join(out, "sweep.csv"))
-    plot_sweep({label: rows}, os.path.join(out, "sweep.png"))
+    lines = {label: rows}
+    if refit_rows is not None:
+        write_sweep_csv(refit_rows, os.path.join(out, "sweep_refit.csv"))
+        lines[f"{label}, kept weights refit"] = refit_rows
+    plot_sweep(lines, os.path.join(out, "sweep.png"))
     write_json(
         os.path.join(out, "metrics.json"),
         {
@@ -99,12 +114,15 @@ def _run(args):
             "include_bias": args.include_bias,
             "include_batchnorm": args.include_batchnorm,
             "rows": rows,
+            "reconstruct": args.reconstruct,
+            "refit_rows": refit_rows,
         },
     )
-    print(f"{'sparsity':>9} {'accuracy':>9} {'loss':>8} {'nonzero':>9}")
-    for r in rows:
-        print(f"{100 * r['sparsity']:8.1f}% {100 * r['accuracy']:8.2f}% {r['loss']:8.4f} {r['nonzero']:9d}")
-    print(f"wrote {os.path.join(args.out, 'sweep.csv')}, sweep.png, metrics.json")
+    print(f"{'sparsity':>9} {'accuracy':>9} {'loss':>8} {'nonzero':>9}" + (f" {'refit acc':>9}" if refit_rows else ""))
+    for i, r in enumerate(rows):
+        refit = f" {100 * refit_rows[i]['accuracy']:8.2f}%" if refit_rows else ""
+        print(f"{100 * r['sparsity']:8.1f}% {100 * r['accuracy']:8.2f}% {r['loss']:8.4f} {r['nonzero']:9d}{refit}")
+    print(f"wrote {os.path.join(args.out, 'sweep.csv')}{', sweep_refit.csv' if refit_rows else ''}, sweep.png, metrics.json")
     return 0
 
 

@@ -23,8 +23,8 @@ from tf_sfw.cli._common import (
     select_keras,
 )
 from tf_sfw.recipe_math import CONSTRAIN as RECIPE_CONSTRAIN
-from tf_sfw.training.config import CONSTRAINTS, MODES, OPTIMIZERS, RESCALES, SCHEDULES, TOP_K_CONSTRAINTS
 from tf_sfw.recipe_math import DEFAULTS as RECIPE_DEFAULTS
+from tf_sfw.training.config import CONSTRAINTS, MODES, OPTIMIZERS, RESCALES, SCHEDULES, TOP_K_CONSTRAINTS
 
 __all__ = ["add_parser", "run", "config_from_args", "default_learning_rate"]
 

@@ -174,16 +174,19 @@ def refit_shrunk(model, shrunk, plan, calibration_x, damping=0.01, batch_size=12
     return refit
 
 
-def reconstruction_sweep(model, eval_data, sparsities, calibration_x, scope="global", damping=0.01, batch_size=256):
+def reconstruction_sweep(model, eval_data, sparsities, calibration_x, scope="global", layers=None, damping=0.01,
+                         batch_size=256):
     """Like `tf_sfw.pruning.sweep`, with each magnitude-pruned model refit by :func:`reconstruct`.
 
-    ``model`` is not modified. Rows have the keys of `tf_sfw.pruning.sweep`'s rows (kernels counted).
+    ``layers`` restricts pruning (and the refit) to those layers. ``model`` is not modified.
+    Rows have the keys of `tf_sfw.pruning.sweep`'s rows (kernels counted).
     """
     sparsities = sweep_common.check_sparsities(sparsities)
     sweep_common.check_scope(scope)
     rows = []
     for s in sparsities:
-        rebuilt = reconstruct(model, magnitude_masks(model, s, scope=scope), calibration_x, damping=damping)
+        rebuilt = reconstruct(model, magnitude_masks(model, s, scope=scope, layers=layers), calibration_x,
+                              damping=damping)
         loss, accuracy = evaluate_classifier(rebuilt, eval_data, batch_size=batch_size)
         values = [v.numpy() for v in prunable_weights(rebuilt).values()]
         rows.append(sweep_common.sweep_row(s, values, loss, accuracy, count_nonzero(rebuilt)))
