@@ -171,6 +171,28 @@ def worker(out):  # noqa: C901  (one pass computing everything once)
         pass
     for variable in model.weights:
         arrays[f"sw_after_error|{variable.path}"] = keras.ops.convert_to_numpy(variable)
+
+    # 3b. Least-squares refit of a small CNN (same-padded strided Conv2D, Dense): weights from NumPy.
+    conv_in = keras.Input((7, 7, 2))
+    h = keras.layers.Conv2D(3, 3, strides=2, padding="same", name="conv")(conv_in)
+    h = keras.layers.ReLU()(h)
+    h = keras.layers.Conv2D(4, 2, padding="valid", use_bias=False, name="conv2")(h)
+    cnn = keras.Model(conv_in, keras.layers.Dense(2, name="fc")(keras.layers.Flatten()(h)))
+    cnn.set_weights([rng.standard_normal(tuple(w.shape)).astype("float32") for w in cnn.weights])
+    x_cal = rng.standard_normal((24, 7, 7, 2)).astype("float32")
+    rec_masks = P.magnitude_masks(cnn, 0.6)
+    for w in cnn.weights:
+        arrays[f"rec_dense|{w.path}"] = keras.ops.convert_to_numpy(w)
+    report["rec_returns_model"] = P.reconstruct(cnn, rec_masks, x_cal, batch_size=10) is cnn  # in place
+    for w in cnn.weights:
+        arrays[f"rec_refit|{w.path}"] = keras.ops.convert_to_numpy(w)
+    arrays["rec_x"] = x_cal
+    report["rec_weight_order"] = [w.path for w in cnn.weights]
+    report["rec_errors"] = _errors({
+        "damping": lambda: P.reconstruct(cnn, rec_masks, x_cal, damping=0.0),
+        "calibration": lambda: P.reconstruct(cnn, rec_masks, x_cal[:0]),
+        "mask_key": lambda: P.reconstruct(cnn, {"nope/kernel": np.ones(3)}, x_cal),
+    })
     report["tf_before_export"] = "tensorflow" in sys.modules
 
     # 4. Export: .keras on every backend, SavedModel on TensorFlow.

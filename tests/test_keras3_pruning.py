@@ -219,6 +219,31 @@ def test_keras3_saved_model_serves_identical_outputs(keras3_pruning):
     assert "uint8" in report["errors_tf"]["uint8"] and "[0, 1]" in report["errors_tf"]["uint8"]
 
 
+def test_keras3_reconstruct_matches_the_tf_keras_refit(keras3_pruning):
+    """The same CNN and weights refit by tf_sfw.pruning.reconstruct (tf_keras; tested against NumPy
+    lstsq there) and by tf_sfw.keras3.pruning.reconstruct on this backend: the same weights."""
+    from tf_sfw._keras import keras as tf_keras
+    from tf_sfw.pruning import magnitude_masks, reconstruct
+
+    arrays, report = keras3_pruning
+    conv_in = tf_keras.Input((7, 7, 2))
+    h = tf_keras.layers.Conv2D(3, 3, strides=2, padding="same", name="conv")(conv_in)
+    h = tf_keras.layers.ReLU()(h)
+    h = tf_keras.layers.Conv2D(4, 2, padding="valid", use_bias=False, name="conv2")(h)
+    cnn = tf_keras.Model(conv_in, tf_keras.layers.Dense(2, name="fc")(tf_keras.layers.Flatten()(h)))
+    order = report["rec_weight_order"]
+    cnn.set_weights([arrays[f"rec_dense|{path}"] for path in order])
+    expected = reconstruct(cnn, magnitude_masks(cnn, 0.6), arrays["rec_x"], batch_size=10)
+    for path, want in zip(order, expected.get_weights()):
+        got = arrays[f"rec_refit|{path}"]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=path)
+        assert np.array_equal(got == 0, want == 0) or not path.endswith("kernel"), path
+    assert report["rec_returns_model"] is True
+    assert "damping" in report["rec_errors"]["damping"]
+    assert "calibration_x" in report["rec_errors"]["calibration"]
+    assert "nope/kernel" in report["rec_errors"]["mask_key"]
+
+
 def test_keras3_pruning_leaves_tensorflow_out_under_jax(keras3_pruning):
     _, report = keras3_pruning
     if report["backend"] != "jax":

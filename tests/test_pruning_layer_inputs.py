@@ -32,7 +32,7 @@ def test_conv_rows_are_numpy_im2col_and_reproduce_the_layer(padding, strides, di
     layer = keras.layers.Conv2D(3, (3, 2), strides=strides, dilation_rate=dilation, padding=padding)
     x = np.random.default_rng(0).normal(size=(2, 7, 6, 2)).astype("float32")
     y = layer(x).numpy()
-    rows = input_rows(layer, x).numpy()
+    rows = input_rows(layer, x)
     np.testing.assert_allclose(rows, _im2col(x, 3, 2, strides, dilation, padding), rtol=1e-6)
     flat = rows @ layer.kernel.numpy().reshape(-1, 3) + layer.bias.numpy()
     np.testing.assert_allclose(flat, y.reshape(-1, 3), rtol=1e-4, atol=1e-5)
@@ -42,7 +42,7 @@ def test_dense_rows_flatten_leading_axes():
     layer = keras.layers.Dense(4)
     x = np.random.default_rng(1).normal(size=(3, 5, 6)).astype("float32")
     y = layer(x).numpy()
-    rows = input_rows(layer, x).numpy()
+    rows = input_rows(layer, x)
     assert rows.shape == (15, 6)
     np.testing.assert_allclose(rows @ layer.kernel.numpy() + layer.bias.numpy(), y.reshape(-1, 4), rtol=1e-5, atol=1e-6)
 

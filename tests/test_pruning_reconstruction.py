@@ -67,7 +67,7 @@ def _conv_model():
 
 def _pre_activation(model, name, x):
     layer = model.get_layer(name)
-    rows = input_rows(layer, keras.Model(model.inputs, layer.input)(x)).numpy().astype(np.float64)
+    rows = input_rows(layer, keras.Model(model.inputs, layer.input)(x)).astype(np.float64)
     out = rows @ layer.kernel.numpy().reshape(-1, layer.kernel.shape[-1])
     return rows, out + (layer.bias.numpy() if layer.use_bias else 0)
 

@@ -288,7 +288,8 @@ def add_reconstruct_argument(parser, what):
 def check_reconstruct(args):
     """UsageError for ``--reconstruct`` with flags it cannot serve."""
     if args.reconstruct and args.keras == 3:
-        raise UsageError(f"`--reconstruct` needs --keras 2 (tf_keras). Received: --reconstruct={args.reconstruct} --keras 3")
+        raise UsageError(f"`--reconstruct` needs --keras 2 (tf_keras; from Python, Keras 3 models have "
+                         f"tf_sfw.keras3.pruning.reconstruct). Received: --reconstruct={args.reconstruct} --keras 3")
     if args.reconstruct and (args.include_bias or args.include_batchnorm):
         raise UsageError("`--reconstruct` refits biases and prunes kernels only: drop --include-bias / "
                          f"--include-batchnorm. Received: --reconstruct={args.reconstruct}")

@@ -240,7 +240,8 @@ def run_demo(args, demo):
     print()
     print(f"MNIST CNN, {args.epochs} epoch(s), {len(y_train)} train / {len(y_test)} test examples, Keras 3 on "
           f"{backend}; global magnitude pruning of conv/dense kernels, no retraining"
-          + ("; no refit columns (--reconstruct is tf_keras only)" if args.reconstruct else ""))
+          + ("; no refit columns here (the tf_keras demo has them; from Python: tf_sfw.keras3.pruning.reconstruct)"
+             if args.reconstruct else ""))
     print(table)
     pruning.write_sweep_csv({"sgd": results["sgd"], "sfw": results["sfw"]}, os.path.join(out, "demo.csv"))
     labels = {"sgd": f"SGD (lr {args.sgd_lr:g}, momentum 0.9, recipe schedule)",

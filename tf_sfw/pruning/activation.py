@@ -38,7 +38,8 @@ __all__ = ["activation_masks", "activation_scores", "input_feature_norms"]
 
 def _column_norms(layer, inputs):
     """‖X_j‖₂ for every row j of the layer's kernel (flattened to (rows, out))."""
-    return tf.sqrt(tf.reduce_sum(tf.square(input_rows(layer, inputs)), axis=0)).numpy()
+    rows = input_rows(layer, inputs).astype(np.float64)
+    return np.sqrt(np.sum(rows * rows, axis=0))
 
 
 def input_feature_norms(model, calibration_x, keys=None):

@@ -26,19 +26,18 @@ calibration batches, so memory is :math:`O(d^2 + d m)` per layer, not per exampl
 
 This is the layer-wise reconstruction of Optimal Brain Compression / SparseGPT (Frantar &
 Alistarh, 2022 and 2023) solved exactly for a given mask; no gradient step is taken, only
-forward passes and one small linear system per output column
-(`tf_sfw.pruning.masked_ridge.solve_masked_ridge`).
+forward passes and one small linear system per output column (`tf_sfw.pruning.refit`, shared
+with Keras 3's `tf_sfw.keras3.pruning.reconstruct`; the solver is
+`tf_sfw.pruning.masked_ridge.solve_masked_ridge`).
 """
 
 import numpy as np
-import tensorflow as tf
 
 from tf_sfw import validation
 from tf_sfw._keras import keras
-from tf_sfw.pruning import sweep_common
-from tf_sfw.pruning.layer_inputs import check_supported, input_rows, kernel_layer
+from tf_sfw.pruning import refit, sweep_common
+from tf_sfw.pruning.layer_inputs import check_supported, kernel_layer
 from tf_sfw.pruning.magnitude import magnitude_masks
-from tf_sfw.pruning.masked_ridge import solve_masked_ridge
 from tf_sfw.pruning.masks import apply_masks, is_pruned, prunable_weights, strip
 from tf_sfw.pruning.shrink import kept_output_channels
 from tf_sfw.pruning.sweep import count_nonzero, evaluate_classifier
@@ -46,79 +45,26 @@ from tf_sfw.pruning.sweep import count_nonzero, evaluate_classifier
 __all__ = ["reconstruct", "reconstruction_sweep", "refit_shrunk"]
 
 
-def _probe(model, layer):
-    try:
-        return keras.Model(model.inputs, layer.input)
-    except (AttributeError, ValueError) as err:  # a layer called more than once has no single input
-        raise ValueError(f"Layer {layer.name!r}: reconstruction needs a layer with one input "
-                         f"(called once). {err}") from None
+def _to_numpy(value):
+    return value.numpy()
+
+
+def _refit(model, net, name, columns, mask, x, damping, batch_size, max_unknowns):
+    """Refits layer ``name`` of ``net`` to ``model``'s layer ``name`` (its outputs ``columns``)."""
+    dense_layer, layer = kernel_layer(model, name), kernel_layer(net, name)
+    dense_probe, net_probe = refit.probe(keras, model, dense_layer), refit.probe(keras, net, layer)
+    dense_bias = dense_layer.bias.numpy() if getattr(dense_layer, "use_bias", False) else None
+    refit.refit_layer(layer, (dense_layer.kernel.numpy(), dense_bias), columns, mask,
+                      lambda batch: dense_probe(batch, training=False), lambda batch: net_probe(batch, training=False),
+                      x, damping, batch_size, max_unknowns, _to_numpy)
 
 
 def _check_arguments(model, masks, calibration_x, damping, batch_size):
     if not isinstance(model, keras.Model) or is_pruned(model):
         raise ValueError("`model` must be a plain (unwrapped) Keras model; strip pruning wrappers first. "
                          f"Received: model of type {type(model).__name__}")
-    weights = prunable_weights(model)
-    if not isinstance(masks, dict) or not masks:
-        raise ValueError(f"`masks` must be a non-empty dict {{'<layer>/kernel': 0/1 array}}. Received: masks={masks!r}")
-    for key, mask in masks.items():
-        if key not in weights or not key.endswith("/kernel"):
-            raise ValueError(f"`masks` key {key!r} is not a prunable kernel of the model. Known: {sorted(weights)}")
-        if key.count("/") != 1:
-            raise ValueError(f"`masks` key {key!r} is inside a nested sub-model: reconstruction needs the kernels' "
-                             "layers at the top level of a functional or Sequential model.")
-        if tuple(np.shape(mask)) != tuple(weights[key].shape):
-            raise ValueError(f"`masks[{key!r}]` has shape {np.shape(mask)}, the kernel {tuple(weights[key].shape)}.")
-    x = _check_calibration(calibration_x)
-    validation.check_positive_number(damping, "damping")
-    validation.check_positive_int(batch_size, "batch_size")
-    return [key for key in weights if key in masks], x
-
-
-def _check_calibration(calibration_x):
-    x = np.asarray(calibration_x, np.float32)
-    if x.ndim < 1 or x.shape[0] == 0 or not np.all(np.isfinite(x)):
-        raise ValueError(f"`calibration_x` must be a non-empty batch of finite inputs. Received: shape {x.shape}")
-    return x
-
-
-def _normal_equations(dense_probe, probe, dense_layer, layer, target_kernel, target_bias, fit_bias, x, batch_size):
-    """:math:`G = \\tilde X^\\top \\tilde X` and :math:`\\tilde X^\\top Y` over the calibration batches,
-    :math:`Y = X_d W + b` the dense layer's (kept) outputs, :math:`\\tilde X` the refit network's rows."""
-    p = int(np.prod(layer.kernel.shape[:-1])) + fit_bias
-    gram, target = np.zeros((p, p)), np.zeros((p, target_kernel.shape[1]))
-    for start in range(0, x.shape[0], batch_size):
-        batch = tf.convert_to_tensor(x[start:start + batch_size])
-        x_dense = input_rows(dense_layer, dense_probe(batch, training=False)).numpy().astype(np.float64)
-        rows = input_rows(layer, probe(batch, training=False)).numpy().astype(np.float64)
-        y = x_dense @ target_kernel + (0.0 if target_bias is None else target_bias)
-        if fit_bias:
-            rows = np.concatenate([rows, np.ones((rows.shape[0], 1))], axis=1)
-        gram += rows.T @ rows
-        target += rows.T @ y
-    return gram, target
-
-
-def _refit_layer(model, net, name, columns, mask, x, damping, batch_size, max_unknowns):
-    """Refits layer ``name`` of ``net`` in place to the outputs ``columns`` of ``model``'s layer
-    ``name``; ``mask`` (the layer's kernel shape, or None: all) fixes its zeros."""
-    dense_layer, layer = kernel_layer(model, name), kernel_layer(net, name)
-    shape = tuple(layer.kernel.shape)
-    dense_kernel = dense_layer.kernel.numpy().astype(np.float64)
-    target_kernel = dense_kernel.reshape(-1, dense_kernel.shape[-1])[:, columns]
-    target_bias = dense_layer.bias.numpy().astype(np.float64)[columns] if getattr(dense_layer, "use_bias", False) else None
-    fit_bias = bool(getattr(layer, "use_bias", False))
-    gram, target = _normal_equations(_probe(model, dense_layer), _probe(net, layer), dense_layer, layer,
-                                     target_kernel, target_bias, fit_bias, x, batch_size)
-    prior = layer.kernel.numpy().astype(np.float64).reshape(-1, shape[-1])
-    keep = np.ones_like(prior) if mask is None else (np.asarray(mask).reshape(prior.shape) != 0).astype(np.float64)
-    if fit_bias:
-        prior = np.concatenate([prior, layer.bias.numpy().astype(np.float64)[None, :]])
-        keep = np.concatenate([keep, np.ones((1, shape[-1]))])
-    beta = solve_masked_ridge(gram, target, keep, prior, damping, max_unknowns)
-    layer.kernel.assign(beta[:prior.shape[0] - fit_bias].reshape(shape).astype(layer.kernel.dtype.as_numpy_dtype))
-    if fit_bias:
-        layer.bias.assign(beta[-1].astype(layer.bias.dtype.as_numpy_dtype))
+    keys = refit.check_kernel_masks(model, prunable_weights(model), masks, damping, batch_size)
+    return keys, refit.check_calibration(calibration_x)
 
 
 def reconstruct(model, masks, calibration_x, damping=0.01, batch_size=128, max_unknowns=2048):
@@ -131,19 +77,17 @@ def reconstruct(model, masks, calibration_x, damping=0.01, batch_size=128, max_u
         calibration_x: Inputs of the calibration batch (e.g. 1 024 training images).
         damping: Ridge strength relative to the mean diagonal of each layer's Gram matrix.
         batch_size: Examples per forward pass while accumulating the normal equations.
-        max_unknowns: See :func:`solve_masked_ridge`.
+        max_unknowns: See `tf_sfw.pruning.masked_ridge.solve_masked_ridge`.
 
     Returns:
         A new plain model with the masked entries exactly zero and the kept entries refit.
     """
     keys, x = _check_arguments(model, masks, calibration_x, damping, batch_size)
-    for key in keys:
-        check_supported(kernel_layer(model, key))
     pruned = strip(apply_masks(model, masks))
     for key in keys:
         name = key.rsplit("/", 1)[0]
         columns = np.arange(kernel_layer(model, key).kernel.shape[-1])
-        _refit_layer(model, pruned, name, columns, masks[key], x, damping, batch_size, max_unknowns)
+        _refit(model, pruned, name, columns, masks[key], x, damping, batch_size, max_unknowns)
     return pruned
 
 
@@ -161,17 +105,17 @@ def refit_shrunk(model, shrunk, plan, calibration_x, damping=0.01, batch_size=12
     channels chosen by the plan. A BatchNorm after a refit convolution then sees the
     statistics it was trained with.
     """
-    x = _check_calibration(calibration_x)
+    x = refit.check_calibration(calibration_x)
     validation.check_positive_number(damping, "damping")
     validation.check_positive_int(batch_size, "batch_size")
     kept = kept_output_channels(model, plan)
-    refit = keras.models.clone_model(shrunk)
-    refit.set_weights(shrunk.get_weights())
+    refit_model = keras.models.clone_model(shrunk)
+    refit_model.set_weights(shrunk.get_weights())
+    for name in kept:
+        check_supported(kernel_layer(refit_model, f"{name}/kernel"))
     for name, columns in kept.items():
-        check_supported(kernel_layer(refit, f"{name}/kernel"))
-    for name, columns in kept.items():
-        _refit_layer(model, refit, name, columns, None, x, damping, batch_size, max_unknowns)
-    return refit
+        _refit(model, refit_model, name, columns, None, x, damping, batch_size, max_unknowns)
+    return refit_model
 
 
 def reconstruction_sweep(model, eval_data, sparsities, calibration_x, scope="global", layers=None, damping=0.01,

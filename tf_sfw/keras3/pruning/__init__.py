@@ -16,6 +16,7 @@ Example::
     masks = pruning.magnitude_masks(model, 0.9)            # global, kernels only
     pruning.fine_tune(model, masks, x_train, y_train, epochs=1)
     rows = pruning.sweep(model, x_test, y_test, [0.5, 0.9, 0.95])
+    pruning.reconstruct(model, masks, x_train[:1024])     # in place: pruned, kept weights refit
     pruning.export_model(model, "saved_models/pruned")
 
 Public names are imported on first use.
@@ -41,6 +42,7 @@ __all__ = _lazy.install(
         "fixed_masks": ("tf_sfw.keras3.pruning.fixed_masks", "fixed_masks"),
         "default_fine_tune_optimizer": ("tf_sfw.keras3.pruning.retrain", "default_fine_tune_optimizer"),
         "fine_tune": ("tf_sfw.keras3.pruning.retrain", "fine_tune"),
+        "reconstruct": ("tf_sfw.keras3.pruning.reconstruction", "reconstruct"),
         "DEFAULT_SPARSITIES": ("tf_sfw.pruning.sweep_common", "DEFAULT_SPARSITIES"),
         "evaluate_classifier": ("tf_sfw.keras3.pruning.sweep", "evaluate_classifier"),
         "sweep": ("tf_sfw.keras3.pruning.sweep", "sweep"),
