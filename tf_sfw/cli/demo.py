@@ -18,7 +18,7 @@ the steps, then lr ÷10 at 75 % and 90 % of the steps), so the comparison is at 
 then sweeps both with global magnitude pruning of the conv/dense kernels (no retraining,
 :func:`tf_sfw.pruning.sweep.sweep`), and again with the kept weights refit by least squares on
 the first ``--reconstruct`` training images (:func:`tf_sfw.pruning.reconstruction.reconstruction_sweep`;
-no gradient step; tf_keras only), prints a side-by-side table, writes
+no gradient step; the tf_keras demo only), prints a side-by-side table, writes
 ``<out>/demo.csv``, ``<out>/demo.png`` and ``<out>/demo.json``, and exports the SFW model
 pruned to ``--export-sparsity`` (default 90%; refit when ``--reconstruct`` is on) as a SavedModel (+ ``model.keras``) to
 ``saved_models/mnist_cnn_sfw_pruned90/`` (``--export-dir``; signatures ``serving_default``,
@@ -88,7 +88,7 @@ def add_parser(subparsers):
     parser.add_argument("--sparsities", default=DEFAULT_SPARSITIES, help="comma-separated sparsities of the sweep")
     parser.add_argument("--reconstruct", type=int_type("--reconstruct", minimum=0), default=1024, metavar="N",
                         help="also sweep with the kept weights refit by least squares on the first N training images "
-                        "(tf_sfw.pruning.reconstruct; tf_keras only; 0: off)")
+                        "(tf_sfw.pruning.reconstruct; --keras 2 only; 0: off)")
     parser.add_argument("--export-sparsity", default="0.9", help="sparsity of the exported SFW model, in [0, 1)")
     parser.add_argument("--export-dir", default=os.path.join("saved_models", "mnist_cnn_sfw_pruned90"), help="export folder")
     parser.add_argument("--no-export", action="store_true", help="do not export the pruned SFW model")
