@@ -1,9 +1,9 @@
 r"""Layer-by-layer least-squares refit of a pruned network, written once for both Keras flavours.
 
-For a layer ``name`` of the network being refit (``net``) and the same layer of the dense
-``model``: with :math:`X_d` the dense layer's input rows and :math:`\tilde X = [X\ \mathbf 1]` the
-refit network's (`tf_sfw.pruning.layer_inputs`, the bias column when the layer has one), the
-normal equations
+For a Dense / Conv2D layer of the network being refit and the same layer of the dense network
+(kernel :math:`W_d`, bias :math:`b_d`): with :math:`X_d` the dense layer's input rows and
+:math:`\tilde X = [X\ \mathbf 1]` the refit network's (`tf_sfw.pruning.layer_inputs`; the
+bias column when the layer has one), the normal equations
 
 .. math::
     G = \sum_{\text{batches}} \tilde X^\top \tilde X, \qquad

@@ -61,10 +61,10 @@ def reconstruct(model, masks, calibration_x, damping=0.01, batch_size=128, max_u
 
         return run
 
+    index = {id(w): i for i, w in enumerate(model.weights)}  # get_weights() is in model.weights' order
     for key in keys:
         layer = model.get_layer(key.rsplit("/", 1)[0])
         probe_model = refit.probe(keras, model, layer)
-        index = {id(w): i for i, w in enumerate(model.weights)}
         dense_kernel = dense[index[id(layer.kernel)]]
         dense_bias = dense[index[id(layer.bias)]] if getattr(layer, "use_bias", False) else None
         refit.refit_layer(layer, (dense_kernel, dense_bias), np.arange(dense_kernel.shape[-1]), masks[key],
