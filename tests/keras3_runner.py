@@ -320,14 +320,14 @@ APPS_WORKER = textwrap.dedent(
         report["train_config"] = json.load(f)
     pruned = os.path.join(tmp, "pruned")
     report["prune"] = cli("prune", "--keras", "3", "--backend", backend, "--model", os.path.join(run, "model.keras"),
-                          "--sparsity", "0.5", "--retrain-epochs", "1", "--train-examples", "256",
+                          "--sparsity", "0.5", "--retrain-epochs", "1", "--train-examples", "256", "--reconstruct", "64",
                           "--eval-examples", "300", "--data-dir", data_dir, "--out", pruned)
     with open(os.path.join(pruned, "metrics.json")) as f:
         report["prune_metrics"] = json.load(f)
     report["export_files"] = sorted(os.listdir(os.path.join(pruned, "saved_model")))
     report["sweep"] = cli("sweep", "--keras", "3", "--backend", backend, "--model", os.path.join(pruned, "saved_model"),
                           "--sparsities", "0,0.5,0.8", "--eval-examples", "300", "--data-dir", data_dir,
-                          "--out", os.path.join(tmp, "sweep"))
+                          "--reconstruct", "64", "--out", os.path.join(tmp, "sweep"))
     with open(os.path.join(tmp, "sweep", "metrics.json")) as f:
         report["sweep_metrics"] = json.load(f)
     report["tensorflow_imported_by_commands"] = "tensorflow" in sys.modules

@@ -52,6 +52,7 @@ def test_prune_keeps_the_mask_through_fine_tuning_and_exports(keras3_app):
     assert counted == metrics["counted"] == 34720
     assert zeros == counted // 2 == counted - metrics["nonzero"]  # exactly 50%, still after a fine-tuning epoch
     assert metrics["retrain_epochs"] == 1 and "retrained_accuracy" in metrics
+    assert metrics["reconstruct"] == 64 and 0.0 <= metrics["reconstructed_accuracy"] <= 1.0  # refit, then fine-tuned
     expected = "saved_model.pb" if report["backend"] == "tensorflow" else None
     assert "model.keras" in report["export_files"] and "config.json" in report["export_files"]
     assert (expected in report["export_files"]) if expected else "saved_model.pb" not in report["export_files"]
@@ -68,6 +69,8 @@ def test_sweep_of_the_export_counts_exact_zeros(keras3_app):
     assert rows[0]["achieved_sparsity"] == pytest.approx(0.5)  # the export is already 50% sparse
     assert rows[1]["accuracy"] == rows[0]["accuracy"]  # pruning it to 50% changes nothing
     assert rows[2]["nonzero"] == round(0.2 * 34720)
+    refit = report["sweep_metrics"]["refit_rows"]  # --reconstruct 64: the same zeros, the kept weights refit
+    assert [r["nonzero"] for r in refit] == [r["nonzero"] for r in rows]
     accuracy = float(np.mean(np.argmax(arrays["probs"], axis=1) == arrays["labels"]))
     assert rows[0]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
 

@@ -140,7 +140,6 @@ def test_sweep_command_with_reconstruction(tmp_path, model_path, capsys):
         (["sweep", "--sparsities", "0.5,1.5"], 2, "--sparsities"),
         (["prune", "--sparsity", "0.5", "--reconstruct", "-1"], 2, "--reconstruct"),
         (["prune", "--sparsity", "0.5", "--reconstruct", "8", "--include-bias"], 2, "--include-bias"),
-        (["prune", "--sparsity", "0.5", "--reconstruct", "8", "--keras", "3"], 2, "--reconstruct` needs --keras 2"),
         (["sweep", "--reconstruct", "8", "--include-batchnorm"], 2, "--include-batchnorm"),
     ],
 )

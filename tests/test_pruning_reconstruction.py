@@ -137,6 +137,16 @@ def test_bad_arguments_name_themselves():
         reconstruct(apply_masks(model, masks), masks, x)
 
 
+def test_weights_already_zero_stay_zero():
+    model = _dense_model()
+    kernel = model.get_layer("fc1").kernel.numpy()
+    kernel[0, :3] = 0.0
+    model.get_layer("fc1").kernel.assign(kernel)
+    x = np.random.default_rng(8).normal(size=(32, 5)).astype("float32")
+    got = reconstruct(model, magnitude_masks(model, 0.0), x).get_layer("fc1").kernel.numpy()
+    assert np.all(got[0, :3] == 0) and np.all(got[kernel != 0] != 0)
+
+
 def test_nested_models_are_refused_by_name():
     inner = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, name="fc")], name="inner")
     inputs = keras.Input((5,))

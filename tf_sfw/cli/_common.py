@@ -40,6 +40,7 @@ __all__ = [
     "float_type",
     "int_type",
     "add_reconstruct_argument",
+    "calibration_images",
     "check_reconstruct",
     "load_arrays_subset",
     "load_model_argument",
@@ -285,11 +286,16 @@ def add_reconstruct_argument(parser, what):
                         "N training images (tf_sfw.pruning.reconstruct; Dense/Conv2D kernels; 0: off; e.g. 1024)")
 
 
+def calibration_images(args, x_train):
+    """The first ``--reconstruct`` training images (UsageError when the training set has fewer)."""
+    if args.reconstruct > len(x_train):
+        raise UsageError(f"`--reconstruct` asks for more calibration images than the training set has "
+                         f"({len(x_train)}). Received: --reconstruct={args.reconstruct}")
+    return x_train[: args.reconstruct]
+
+
 def check_reconstruct(args):
     """UsageError for ``--reconstruct`` with flags it cannot serve."""
-    if args.reconstruct and args.keras == 3:
-        raise UsageError(f"`--reconstruct` needs --keras 2 (tf_keras; from Python, Keras 3 models have "
-                         f"tf_sfw.keras3.pruning.reconstruct). Received: --reconstruct={args.reconstruct} --keras 3")
     if args.reconstruct and (args.include_bias or args.include_batchnorm):
         raise UsageError("`--reconstruct` refits biases and prunes kernels only: drop --include-bias / "
                          f"--include-batchnorm. Received: --reconstruct={args.reconstruct}")

@@ -19,6 +19,7 @@ import time
 
 from tf_sfw.cli._common import (
     UsageError,
+    calibration_images,
     check_model_input,
     check_output_dir,
     dataset_of_model,
@@ -93,7 +94,7 @@ def run_train(args, train_command):
 def run_prune(args):
     """``tf-sfw prune --keras 3``: `tf_sfw.keras3.pruning` masks, fine-tuning and export."""
     sparsity = parse_sparsity(args.sparsity)
-    need_data = not args.no_eval or args.retrain_epochs > 0
+    need_data = not args.no_eval or args.retrain_epochs > 0 or args.reconstruct > 0
     dataset = resolve_dataset(args) if need_data else (args.dataset or dataset_of_model(args.model)[0])
     out = check_output_dir(args.out, "--out")
     backend = select_keras(args)
@@ -110,7 +111,7 @@ def run_prune(args):
     result = {
         "model": args.model, "dataset": dataset, "sparsity": sparsity, "scope": args.scope,
         "include_bias": args.include_bias, "include_batchnorm": args.include_batchnorm, "layers": layers,
-        "retrain_epochs": args.retrain_epochs, "keras": 3, "backend": backend,
+        "retrain_epochs": args.retrain_epochs, "reconstruct": args.reconstruct, "keras": 3, "backend": backend,
     }
     if need_data:
         (x_train, y_train), (x_test, y_test) = load_arrays_subset(
@@ -122,10 +123,17 @@ def run_prune(args):
     if not args.no_eval:
         result["dense_loss"], result["dense_accuracy"] = pruning.evaluate_classifier(
             model, x_eval, y_test, batch_size=args.eval_batch_size)
+    dense = model.get_weights()
     pruning.apply_masks(model, masks)
     if not args.no_eval:
         result["pruned_loss"], result["pruned_accuracy"] = pruning.evaluate_classifier(
             model, x_eval, y_test, batch_size=args.eval_batch_size)
+    if args.reconstruct > 0:
+        model.set_weights(dense)
+        pruning.reconstruct(model, masks, scale_images(calibration_images(args, x_train)))
+        if not args.no_eval:
+            result["reconstructed_loss"], result["reconstructed_accuracy"] = pruning.evaluate_classifier(
+                model, x_eval, y_test, batch_size=args.eval_batch_size)
     if args.retrain_epochs > 0:
         set_random_seed(args.seed)
         pruning.fine_tune(model, masks, scale_images(x_train), np.asarray(y_train, dtype="int32"),
@@ -172,24 +180,36 @@ def run_sweep(args):
     from tf_sfw.keras3.training import scale_images
 
     model = _load_model(args.model)
-    _, (x_test, y_test) = load_arrays_subset(dataset, args.data_dir, test_examples=args.eval_examples)
+    (x_train, _), (x_test, y_test) = load_arrays_subset(dataset, args.data_dir, test_examples=args.eval_examples)
     check_model_input(model, x_test, dataset)
-    rows = pruning.sweep(model, scale_images(x_test), y_test, sparsities, scope=args.scope,
-                         batch_size=args.eval_batch_size, include_bias=args.include_bias,
-                         include_batchnorm=args.include_batchnorm, layers=parse_layers(args.layers))
+    x_eval, layers = scale_images(x_test), parse_layers(args.layers)
+    rows = pruning.sweep(model, x_eval, y_test, sparsities, scope=args.scope, batch_size=args.eval_batch_size,
+                         include_bias=args.include_bias, include_batchnorm=args.include_batchnorm, layers=layers)
+    refit_rows = None
+    if args.reconstruct:
+        refit_rows = pruning.reconstruction_sweep(model, x_eval, y_test, sparsities,
+                                                  scale_images(calibration_images(args, x_train)), scope=args.scope,
+                                                  layers=layers, batch_size=args.eval_batch_size)
     os.makedirs(out, exist_ok=True)
     label = os.path.basename(os.path.normpath(args.model))
     pruning.write_sweep_csv(rows, os.path.join(out, "sweep.csv"))
-    pruning.plot_sweep({label: rows}, os.path.join(out, "sweep.png"))
+    lines = {label: rows}
+    if refit_rows is not None:
+        pruning.write_sweep_csv(refit_rows, os.path.join(out, "sweep_refit.csv"))
+        lines[f"{label}, kept weights refit"] = refit_rows
+    pruning.plot_sweep(lines, os.path.join(out, "sweep.png"))
     write_json(os.path.join(out, "metrics.json"), {
         "model": args.model, "dataset": dataset, "eval_examples": int(len(y_test)), "scope": args.scope,
         "include_bias": args.include_bias, "include_batchnorm": args.include_batchnorm, "keras": 3,
-        "backend": backend, "rows": rows,
+        "backend": backend, "rows": rows, "reconstruct": args.reconstruct, "refit_rows": refit_rows,
     })
-    print(f"{'sparsity':>9} {'accuracy':>9} {'loss':>8} {'nonzero':>9}   (Keras 3, {backend} backend)")
-    for r in rows:
-        print(f"{100 * r['sparsity']:8.1f}% {100 * r['accuracy']:8.2f}% {r['loss']:8.4f} {r['nonzero']:9d}")
-    print(f"wrote {os.path.join(args.out, 'sweep.csv')}, sweep.png, metrics.json")
+    print(f"{'sparsity':>9} {'accuracy':>9} {'loss':>8} {'nonzero':>9}" + (f" {'refit acc':>9}" if refit_rows else "")
+          + f"   (Keras 3, {backend} backend)")
+    for i, r in enumerate(rows):
+        refit = f" {100 * refit_rows[i]['accuracy']:8.2f}%" if refit_rows else ""
+        print(f"{100 * r['sparsity']:8.1f}% {100 * r['accuracy']:8.2f}% {r['loss']:8.4f} {r['nonzero']:9d}{refit}")
+    print(f"wrote {os.path.join(args.out, 'sweep.csv')}{', sweep_refit.csv' if refit_rows else ''}, sweep.png, "
+          "metrics.json")
     return 0
 
 

@@ -22,12 +22,12 @@ import os
 
 from tf_sfw.cli._common import (
     HelpFormatter,
-    UsageError,
     add_common_arguments,
     add_data_arguments,
     add_keras_arguments,
     add_reconstruct_argument,
     add_scope_arguments,
+    calibration_images,
     check_model_input,
     check_output_dir,
     check_reconstruct,
@@ -139,10 +139,7 @@ def _run(args):
         result["dense_loss"], result["dense_accuracy"] = evaluate_classifier(model, test_ds)
         result["pruned_loss"], result["pruned_accuracy"] = evaluate_classifier(strip(pruned), test_ds)
     if args.reconstruct > 0:
-        if args.reconstruct > len(y_train):
-            raise UsageError(f"`--reconstruct` asks for more calibration images than the training set has "
-                             f"({len(y_train)}). Received: --reconstruct={args.reconstruct}")
-        rebuilt = reconstruct(model, masks, x_train[: args.reconstruct].astype(np.float32) / 255.0)
+        rebuilt = reconstruct(model, masks, calibration_images(args, x_train).astype(np.float32) / 255.0)
         pruned = apply_masks(rebuilt, masks)
         if not args.no_eval:
             result["reconstructed_loss"], result["reconstructed_accuracy"] = evaluate_classifier(rebuilt, test_ds)

@@ -20,12 +20,12 @@ import os
 from tf_sfw.cli._common import (
     DEFAULT_SPARSITIES,
     HelpFormatter,
-    UsageError,
     add_common_arguments,
     add_data_arguments,
     add_keras_arguments,
     add_reconstruct_argument,
     add_scope_arguments,
+    calibration_images,
     check_model_input,
     check_output_dir,
     check_reconstruct,
@@ -89,12 +89,9 @@ def _run(args):
                  include_batchnorm=args.include_batchnorm, layers=layers)
     refit_rows = None
     if args.reconstruct:
-        if args.reconstruct > len(x_train):
-            raise UsageError(f"`--reconstruct` asks for more calibration images than the training set has "
-                             f"({len(x_train)}). Received: --reconstruct={args.reconstruct}")
         from tf_sfw.pruning.reconstruction import reconstruction_sweep
 
-        calibration = x_train[: args.reconstruct].astype("float32") / 255.0
+        calibration = calibration_images(args, x_train).astype("float32") / 255.0
         refit_rows = reconstruction_sweep(model, test_ds, sparsities, calibration, scope=args.scope, layers=layers)
     os.makedirs(out, exist_ok=True)
     label = os.path.basename(os.path.normpath(args.model))

@@ -80,7 +80,9 @@ def reconstruct(model, masks, calibration_x, damping=0.01, batch_size=128, max_u
         max_unknowns: See `tf_sfw.pruning.masked_ridge.solve_masked_ridge`.
 
     Returns:
-        A new plain model with the masked entries exactly zero and the kept entries refit.
+        A new plain model with the masked entries exactly zero and the kept entries refit;
+        weights that are exactly zero in ``model`` already stay zero (refitting a pruned
+        model keeps its zeros).
     """
     keys, x = _check_arguments(model, masks, calibration_x, damping, batch_size)
     pruned = strip(apply_masks(model, masks))

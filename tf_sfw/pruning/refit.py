@@ -91,7 +91,8 @@ def refit_layer(layer, dense_weights, columns, mask, dense_inputs, inputs, x, da
         layer: The Dense / Conv2D layer of the network being refit.
         dense_weights: ``(kernel, bias or None)`` NumPy arrays of the same layer in the dense network.
         columns: The dense layer's output channels ``layer`` keeps (all, unless filters were removed).
-        mask: 0/1 array of ``layer``'s kernel shape fixing its zeros, or None (every entry free).
+        mask: 0/1 array of ``layer``'s kernel shape fixing its zeros (with the entries that are
+            exactly zero in ``layer`` already), or None (every entry free).
         dense_inputs, inputs: ``batch -> array``: the layer's input in the dense network and in
             the network being refit (NumPy batches in, anything ``np.asarray`` reads out).
         x, damping, batch_size, max_unknowns: Calibration inputs and solver settings.
@@ -105,7 +106,9 @@ def refit_layer(layer, dense_weights, columns, mask, dense_inputs, inputs, x, da
     gram, target = _normal_equations(layer, dense_inputs, inputs, target_kernel, target_bias, fit_bias, x, batch_size)
     kernel = to_numpy(layer.kernel)
     prior = kernel.astype(np.float64).reshape(-1, shape[-1])
-    keep = np.ones_like(prior) if mask is None else (np.asarray(mask).reshape(prior.shape) != 0).astype(np.float64)
+    keep = np.ones_like(prior)
+    if mask is not None:  # the mask's zeros, and the weights that were zero already, stay zero
+        keep = ((np.asarray(mask).reshape(prior.shape) != 0) & (prior != 0)).astype(np.float64)
     if fit_bias:
         prior = np.concatenate([prior, to_numpy(layer.bias).astype(np.float64)[None, :]])
         keep = np.concatenate([keep, np.ones((1, shape[-1]))])

@@ -43,6 +43,7 @@ __all__ = _lazy.install(
         "default_fine_tune_optimizer": ("tf_sfw.keras3.pruning.retrain", "default_fine_tune_optimizer"),
         "fine_tune": ("tf_sfw.keras3.pruning.retrain", "fine_tune"),
         "reconstruct": ("tf_sfw.keras3.pruning.reconstruction", "reconstruct"),
+        "reconstruction_sweep": ("tf_sfw.keras3.pruning.reconstruction", "reconstruction_sweep"),
         "DEFAULT_SPARSITIES": ("tf_sfw.pruning.sweep_common", "DEFAULT_SPARSITIES"),
         "evaluate_classifier": ("tf_sfw.keras3.pruning.sweep", "evaluate_classifier"),
         "sweep": ("tf_sfw.keras3.pruning.sweep", "sweep"),

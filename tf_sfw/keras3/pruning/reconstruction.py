@@ -20,10 +20,11 @@ Example::
 import keras
 import numpy as np
 
-from tf_sfw.keras3.pruning.masks import apply_masks, prunable_weights
-from tf_sfw.pruning import refit
+from tf_sfw.keras3.pruning.masks import apply_masks, magnitude_masks, prunable_weights
+from tf_sfw.keras3.pruning.sweep import evaluate_classifier
+from tf_sfw.pruning import refit, sweep_common
 
-__all__ = ["reconstruct"]
+__all__ = ["reconstruct", "reconstruction_sweep"]
 
 
 def reconstruct(model, masks, calibration_x, damping=0.01, batch_size=128, max_unknowns=2048):
@@ -43,7 +44,8 @@ def reconstruct(model, masks, calibration_x, damping=0.01, batch_size=128, max_u
         max_unknowns: See `tf_sfw.pruning.masked_ridge.solve_masked_ridge`.
 
     Returns:
-        ``model``, with the masked entries exactly zero and the kept entries refit.
+        ``model``, with the masked entries exactly zero and the kept entries refit (weights that
+        were exactly zero already stay zero).
     """
     keys = refit.check_kernel_masks(model, prunable_weights(model), masks, damping, batch_size)
     x = refit.check_calibration(calibration_x)
@@ -72,3 +74,23 @@ def reconstruct(model, masks, calibration_x, damping=0.01, batch_size=128, max_u
                           lambda batch, p=probe_model: keras.ops.convert_to_numpy(p(batch, training=False)),
                           x, damping, batch_size, max_unknowns, keras.ops.convert_to_numpy)
     return model
+
+
+def reconstruction_sweep(model, x, y, sparsities, calibration_x, scope="global", layers=None, batch_size=256,
+                         damping=0.01):
+    """Like `tf_sfw.keras3.pruning.sweep`, each magnitude-pruned model refit by :func:`reconstruct`
+    before it is evaluated; the dense weights are restored at the end. Rows have the sweep's keys."""
+    sparsities = sweep_common.check_sparsities(sparsities)
+    sweep_common.check_scope(scope)
+    dense = model.get_weights()
+    rows = []
+    try:
+        for s in sparsities:
+            model.set_weights(dense)
+            reconstruct(model, magnitude_masks(model, s, scope=scope, layers=layers), calibration_x, damping=damping)
+            loss, accuracy = evaluate_classifier(model, x, y, batch_size=batch_size)
+            values = [keras.ops.convert_to_numpy(v) for v in prunable_weights(model, layers=layers).values()]
+            rows.append(sweep_common.sweep_row(s, values, loss, accuracy, sweep_common.count_nonzero(model)))
+    finally:
+        model.set_weights(dense)
+    return rows
