@@ -42,6 +42,7 @@ __all__ = [
     "add_reconstruct_argument",
     "calibration_images",
     "check_reconstruct",
+    "write_sweep_outputs",
     "load_arrays_subset",
     "load_model_argument",
     "check_model_input",
@@ -279,9 +280,9 @@ def add_scope_arguments(parser):
     parser.add_argument("--layers", default=None, help="comma-separated layer names to restrict pruning to (default: all layers)")
 
 
-def add_reconstruct_argument(parser, what):
+def add_reconstruct_argument(parser, what, default=0):
     """``--reconstruct N``: refit the kept weights by least squares on N training images (0: off)."""
-    parser.add_argument("--reconstruct", type=int_type("--reconstruct", minimum=0), default=0, metavar="N",
+    parser.add_argument("--reconstruct", type=int_type("--reconstruct", minimum=0), default=default, metavar="N",
                         help=f"{what}: the kept weights refit by least squares to the dense layer outputs on the first "
                         "N training images (tf_sfw.pruning.reconstruct; Dense/Conv2D kernels; 0: off; e.g. 1024)")
 
@@ -299,6 +300,31 @@ def check_reconstruct(args):
     if args.reconstruct and (args.include_bias or args.include_batchnorm):
         raise UsageError("`--reconstruct` refits biases and prunes kernels only: drop --include-bias / "
                          f"--include-batchnorm. Received: --reconstruct={args.reconstruct}")
+
+
+def write_sweep_outputs(args, out, rows, refit_rows, settings, note=""):
+    """The outputs of ``tf-sfw sweep`` (either Keras flavour): ``sweep.csv``, with ``refit_rows``
+    also ``sweep_refit.csv``, ``sweep.png`` (a line per sweep), ``metrics.json`` (``settings``
+    and the rows), and the printed table (``note`` after its header)."""
+    from tf_sfw.pruning.sweep_common import plot_sweep, write_sweep_csv  # NumPy and matplotlib only
+
+    os.makedirs(out, exist_ok=True)
+    label = os.path.basename(os.path.normpath(args.model))
+    write_sweep_csv(rows, os.path.join(out, "sweep.csv"))
+    lines = {label: rows}
+    if refit_rows is not None:
+        write_sweep_csv(refit_rows, os.path.join(out, "sweep_refit.csv"))
+        lines[f"{label}, kept weights refit"] = refit_rows
+    plot_sweep(lines, os.path.join(out, "sweep.png"))
+    write_json(os.path.join(out, "metrics.json"),
+               {**settings, "rows": rows, "reconstruct": args.reconstruct, "refit_rows": refit_rows})
+    print(f"{'sparsity':>9} {'accuracy':>9} {'loss':>8} {'nonzero':>9}" + (f" {'refit acc':>9}" if refit_rows else "")
+          + note)
+    for i, r in enumerate(rows):
+        refit = f" {100 * refit_rows[i]['accuracy']:8.2f}%" if refit_rows else ""
+        print(f"{100 * r['sparsity']:8.1f}% {100 * r['accuracy']:8.2f}% {r['loss']:8.4f} {r['nonzero']:9d}{refit}")
+    print(f"wrote {os.path.join(args.out, 'sweep.csv')}{', sweep_refit.csv' if refit_rows else ''}, sweep.png, "
+          "metrics.json")
 
 
 # ----------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from tf_sfw.cli._common import (
     resolve_dataset,
     select_keras,
     write_json,
+    write_sweep_outputs,
 )
 from tf_sfw import validation
 
@@ -190,26 +191,11 @@ def run_sweep(args):
         refit_rows = pruning.reconstruction_sweep(model, x_eval, y_test, sparsities,
                                                   scale_images(calibration_images(args, x_train)), scope=args.scope,
                                                   layers=layers, batch_size=args.eval_batch_size)
-    os.makedirs(out, exist_ok=True)
-    label = os.path.basename(os.path.normpath(args.model))
-    pruning.write_sweep_csv(rows, os.path.join(out, "sweep.csv"))
-    lines = {label: rows}
-    if refit_rows is not None:
-        pruning.write_sweep_csv(refit_rows, os.path.join(out, "sweep_refit.csv"))
-        lines[f"{label}, kept weights refit"] = refit_rows
-    pruning.plot_sweep(lines, os.path.join(out, "sweep.png"))
-    write_json(os.path.join(out, "metrics.json"), {
+    write_sweep_outputs(args, out, rows, refit_rows, {
         "model": args.model, "dataset": dataset, "eval_examples": int(len(y_test)), "scope": args.scope,
         "include_bias": args.include_bias, "include_batchnorm": args.include_batchnorm, "keras": 3,
-        "backend": backend, "rows": rows, "reconstruct": args.reconstruct, "refit_rows": refit_rows,
-    })
-    print(f"{'sparsity':>9} {'accuracy':>9} {'loss':>8} {'nonzero':>9}" + (f" {'refit acc':>9}" if refit_rows else "")
-          + f"   (Keras 3, {backend} backend)")
-    for i, r in enumerate(rows):
-        refit = f" {100 * refit_rows[i]['accuracy']:8.2f}%" if refit_rows else ""
-        print(f"{100 * r['sparsity']:8.1f}% {100 * r['accuracy']:8.2f}% {r['loss']:8.4f} {r['nonzero']:9d}{refit}")
-    print(f"wrote {os.path.join(args.out, 'sweep.csv')}{', sweep_refit.csv' if refit_rows else ''}, sweep.png, "
-          "metrics.json")
+        "backend": backend,
+    }, note=f"   (Keras 3, {backend} backend)")
     return 0
 
 

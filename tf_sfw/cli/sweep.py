@@ -15,8 +15,6 @@ The evaluation data set is
 model.
 """
 
-import os
-
 from tf_sfw.cli._common import (
     DEFAULT_SPARSITIES,
     HelpFormatter,
@@ -38,7 +36,7 @@ from tf_sfw.cli._common import (
     resolve_dataset,
     run_command,
     select_keras,
-    write_json,
+    write_sweep_outputs,
 )
 
 __all__ = ["add_parser", "run"]
@@ -79,7 +77,7 @@ def _run(args):
     # TensorFlow (without its C++ log lines) and the modules that use it are imported only now,
     # after the command line was checked, and never when the parser is built (fast --help).
     quiet_tensorflow(args.debug)
-    from tf_sfw.pruning.sweep import plot_sweep, sweep, write_sweep_csv
+    from tf_sfw.pruning.sweep import sweep
 
     model = load_model_argument(args.model, "--model")
     (x_train, _), (x_test, y_test) = load_arrays_subset(dataset, args.data_dir, test_examples=args.eval_examples)
@@ -93,33 +91,10 @@ def _run(args):
 
         calibration = calibration_images(args, x_train).astype("float32") / 255.0
         refit_rows = reconstruction_sweep(model, test_ds, sparsities, calibration, scope=args.scope, layers=layers)
-    os.makedirs(out, exist_ok=True)
-    label = os.path.basename(os.path.normpath(args.model))
-    write_sweep_csv(rows, os.path.join(out, "sweep.csv"))
-    lines = {label: rows}
-    if refit_rows is not None:
-        write_sweep_csv(refit_rows, os.path.join(out, "sweep_refit.csv"))
-        lines[f"{label}, kept weights refit"] = refit_rows
-    plot_sweep(lines, os.path.join(out, "sweep.png"))
-    write_json(
-        os.path.join(out, "metrics.json"),
-        {
-            "model": args.model,
-            "dataset": dataset,
-            "eval_examples": int(len(y_test)),
-            "scope": args.scope,
-            "include_bias": args.include_bias,
-            "include_batchnorm": args.include_batchnorm,
-            "rows": rows,
-            "reconstruct": args.reconstruct,
-            "refit_rows": refit_rows,
-        },
-    )
-    print(f"{'sparsity':>9} {'accuracy':>9} {'loss':>8} {'nonzero':>9}" + (f" {'refit acc':>9}" if refit_rows else ""))
-    for i, r in enumerate(rows):
-        refit = f" {100 * refit_rows[i]['accuracy']:8.2f}%" if refit_rows else ""
-        print(f"{100 * r['sparsity']:8.1f}% {100 * r['accuracy']:8.2f}% {r['loss']:8.4f} {r['nonzero']:9d}{refit}")
-    print(f"wrote {os.path.join(args.out, 'sweep.csv')}{', sweep_refit.csv' if refit_rows else ''}, sweep.png, metrics.json")
+    write_sweep_outputs(args, out, rows, refit_rows, {
+        "model": args.model, "dataset": dataset, "eval_examples": int(len(y_test)), "scope": args.scope,
+        "include_bias": args.include_bias, "include_batchnorm": args.include_batchnorm,
+    })
     return 0
 
 

@@ -161,8 +161,8 @@ class TrainConfig:
         self.unconstrained = tuple(self.unconstrained or ())
         if self.milestones is not None:
             self.milestones = tuple(self.milestones)
-        if self.k_annealing is not None:
-            self.k_annealing = tuple(self.k_annealing) if isinstance(self.k_annealing, list) else self.k_annealing
+        if isinstance(self.k_annealing, list):  # from JSON
+            self.k_annealing = tuple(self.k_annealing)
         if self.milestones_frac is None:
             self.milestones_frac = _RECIPE["milestones"] if self.schedule == "recipe" else PAPER_MILESTONES_FRAC
         self.milestones_frac = tuple(self.milestones_frac or ())
