@@ -123,6 +123,9 @@ def parse_args(argv=None):
                         "OUT/nm_results.csv and OUT/nm_summary.md, exit.")
     p.add_argument("--subset", type=int, default=None, help="Train on a seeded random subset of N examples.")
     p.add_argument("--test-subset", type=int, default=None, help="Evaluate on the first N test examples.")
+    p.add_argument("--validation", type=int, default=0, metavar="N",
+                   help="Hold out the last N training images and evaluate on them instead of the test set (for "
+                        "choosing settings without the test set; every 'test' column then reads validation).")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--sgd-lr", type=float, default=0.05)
     p.add_argument("--group-k-frac", type=float, default=0.25, help="k_frac of the GroupKSparsePolytope.")
@@ -132,9 +135,13 @@ def parse_args(argv=None):
                    help="Re-estimate the BatchNorm moving statistics of every shrunken model on BATCHES training "
                         "batches before fine-tuning (accuracy is recorded with and without: bn_accuracy / accuracy). "
                         "Default: 20 for models with BatchNorm (resnet18), 0 (off) otherwise.")
-    p.add_argument("--score", choices=("kernel", "bn_gamma", "bn_scaled"), default="kernel",
+    p.add_argument("--score", choices=("kernel", "bn_gamma", "bn_scaled", "activation"), default="kernel",
                    help="Filter score (tf_sfw.pruning.structured.filter_scores): kernel norm (default), BatchNorm "
-                        "|gamma|, or the norm of the BatchNorm-folded kernel |gamma|/sqrt(var+eps)*||W||.")
+                        "|gamma|, the norm of the BatchNorm-folded kernel |gamma|/sqrt(var+eps)*||W||, or "
+                        "'activation': each channel's input RMS in its consumers times their weights on it, "
+                        "measured on --score-calibration training images.")
+    p.add_argument("--score-calibration", type=int, default=512, metavar="N",
+                   help="With --score activation: the first N training images. Default: 512.")
     p.add_argument("--compensate", choices=("zero", "mean"), default=None,
                    help="Carry a constant for each removed channel into its consumers' biases "
                         "(structured_sweep(compensate=...)): 'zero' its value with a zero kernel, 'mean' the same "
@@ -171,6 +178,11 @@ def parse_args(argv=None):
         p.error(f"--runs must be among {allowed}{' with --nm' if args.nm else ''}. Received: {args.runs}")
     if args.nm and not 1 <= args.nm[0] <= args.nm[1]:
         p.error(f"--nm N M needs 1 <= N <= M. Received: --nm {args.nm[0]} {args.nm[1]}")
+    if args.validation < 0 or args.score_calibration < 1:
+        p.error(f"--validation must be >= 0 and --score-calibration >= 1. Received: --validation {args.validation} "
+                f"--score-calibration {args.score_calibration}")
+    if args.validation and args.test_subset:
+        p.error("--validation evaluates on held-out training images; it excludes --test-subset.")
     if args.reestimate_bn is None:
         args.reestimate_bn = 20 if args.model == "resnet18" else 0
     if args.reestimate_bn < 0:
@@ -195,6 +207,12 @@ def load_data(args, seed):
     from tf_sfw import data as data_lib
 
     (x_train, y_train), (x_test, y_test) = data_lib.load_arrays(args.dataset, data_dir=args.data_dir)
+    if args.validation:
+        if args.validation >= len(y_train):
+            raise ValueError(f"--validation must be smaller than the {len(y_train)} training images. "
+                             f"Received: --validation {args.validation}")
+        x_train, y_train, x_test, y_test = (x_train[: -args.validation], y_train[: -args.validation],
+                                            x_train[-args.validation:], y_train[-args.validation:])
     x_train, y_train = data_lib._subset(x_train, y_train, args.subset if args.subset and args.subset < len(y_train) else None, seed)
     if args.test_subset and args.test_subset < len(y_test):
         x_test, y_test = x_test[: args.test_subset], y_test[: args.test_subset]
@@ -319,8 +337,10 @@ def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
     if args.reconstruct:
         refit = functools.partial(refit_shrunk, calibration_x=x[: args.reconstruct].astype("float32") / 255.0)
     t0 = time.time()
+    scored_on = x[: args.score_calibration].astype("float32") / 255.0 if args.score == "activation" else None
     rows = structured_sweep(model, args.fractions, mode=args.mode, data=test_ds, evaluate=evaluate,
-                            reestimate_bn=calibration, compensate=args.compensate, score=args.score, refit=refit)
+                            reestimate_bn=calibration, compensate=args.compensate, score=args.score, refit=refit,
+                            calibration_x=scored_on)
     info["sweep_seconds"] = time.time() - t0
     for r in rows:
         r["widths"] = json.dumps(r["widths"], separators=(",", ":"))
@@ -412,8 +432,14 @@ def summary_markdown(args, rows, infos, total):
                      f"{100 * r['ft_accuracy']:.2f} | "
                      f"{r['params_ratio']:.3f} | {r['flops_ratio']:.3f} | {r['saved_model_ratio']:.3f} | "
                      f"{r['latency_ratio_b1']:.3f} | {r['latency_ratio_b128']:.3f} | {r['reload_max_abs_diff']:.1e} |")
-    if args.score != "kernel":
+    if args.score == "activation":
+        lines += ["", f"Filters scored by --score activation (input RMS x consumer weights, on {args.score_calibration} "
+                  "training images) instead of their kernel norm."]
+    elif args.score != "kernel":
         lines += ["", f"Filters scored by --score {args.score} (BatchNorm-aware) instead of their kernel norm."]
+    if args.validation:
+        lines += ["", f"Evaluated on the last {args.validation} training images (held out from training), "
+                  "not on the test set: every accuracy above is a validation accuracy."]
     if args.compensate:
         lines += ["", f"Compensated (--compensate {args.compensate}): removed channels' constants carried into the "
                   "consumers' biases."]
@@ -608,7 +634,8 @@ def main(argv=None):
             train_arrays, (x_test, y_test) = load_data(args, seed)
             test_ds = data_lib.make_eval_dataset(x_test, y_test, batch_size=256)
             x_reload = x_test[: args.reload_examples].astype("float32") / 255.0
-            log(f"{args.dataset}/{args.model} seed {seed}: {len(train_arrays[1])} train, {len(y_test)} test, "
+            evaluated = f"validation (last {args.validation} training images)" if args.validation else "test"
+            log(f"{args.dataset}/{args.model} seed {seed}: {len(train_arrays[1])} train, {len(y_test)} {evaluated}, "
                 f"input {input_shape(args)}, {args.epochs} epochs")
             for run in args.runs:
                 model, info = train(args, run, seed, train_arrays, test_ds, log)

@@ -235,3 +235,82 @@ def test_batchnorm_scores_need_a_batchnorm_after_every_scored_layer():
         filter_scores(plain_cnn(), score="bn_gamma")
     with pytest.raises(ValueError, match="`score`"):
         filter_scores(conv_bn_net(), score="gamma")
+
+
+def _input_rms(model, layer, x):
+    values = keras.Model(model.inputs, model.get_layer(layer).input)(x, training=False).numpy().astype(np.float64)
+    return np.sqrt(np.mean(values.reshape(-1, values.shape[-1]) ** 2, axis=0))
+
+
+def _bn_folded(model, layer):
+    """``layer``'s kernel with every output column scaled by the following BatchNorm's |γ|/√(σ²+ε), if any."""
+    kernel = model.get_layer(layer).get_weights()[0].astype(np.float64)
+    consumers = [l for l in model.layers if any(n.inbound_layers == model.get_layer(layer) for n in l._inbound_nodes)]
+    if len(consumers) == 1 and isinstance(consumers[0], keras.layers.BatchNormalization):
+        bn = consumers[0]
+        gamma, *_, var = [w.astype(np.float64) for w in bn.get_weights()]
+        kernel = kernel * (np.abs(gamma) / np.sqrt(var + bn.epsilon))
+    return kernel
+
+
+@pytest.mark.parametrize("builder, consumers", [
+    (plain_cnn, {"c1": ["c2"], "c2": ["fc"], "fc": ["head"]}),
+    (residual, {"stem": ["a1", "b1", "b_sc"], "a1": ["a2"], "b1": ["b2"], "b2": ["head"]}),
+    (conv_bn_net, {"c1": ["c2"], "c2": ["head"]}),
+])
+@pytest.mark.parametrize("batch_size", [3, 128])
+def test_activation_scores_match_numpy(builder, consumers, batch_size):
+    from tf_sfw.pruning.structured import ChannelGraph, scored_groups
+
+    model = builder(seed=4)
+    x = np.random.default_rng(0).uniform(0, 1, (10, *model.input_shape[1:])).astype(np.float32)
+    graph = ChannelGraph(model)
+    if batch_size == 128:
+        groups = filter_scores(model, score="activation", calibration_x=x)
+    else:
+        from tf_sfw.pruning.structured import consumer_input_rms
+
+        groups = graph.filter_groups(graph.read_weights(), score="activation",
+                                     input_rms=consumer_input_rms(graph, x, batch_size=batch_size))
+    assert set(groups) == set(consumers)
+    for key, group in groups.items():
+        size = len(group.scores)
+        energy = np.zeros(size)
+        for layer in consumers[key]:
+            assert graph.consumers(graph.find(graph.producers[key])).count(layer) == 1
+            rows = np.sum(_bn_folded(model, layer) ** 2, axis=-1)  # Dense: (F,), Conv2D: (kh, kw, C_in)
+            rows = rows.reshape(-1, rows.shape[-1]).sum(axis=0)
+            energy += ((_input_rms(model, layer, x) ** 2) * rows).reshape(-1, size).sum(axis=0)
+        np.testing.assert_allclose(group.scores, np.sqrt(energy), rtol=1e-5)
+    assert not np.allclose(groups[next(iter(groups))].scores, filter_scores(model)[next(iter(groups))].scores)
+
+
+def test_activation_score_sees_a_dead_channel_that_the_kernel_norm_misses():
+    """A channel whose BatchNorm output is always negative is zero after ReLU: its activation score is 0."""
+    model = conv_bn_net(seed=5)
+    gamma, beta, mean, var = model.get_layer("c1_bn").get_weights()
+    beta = np.abs(beta) + 1.0  # every other channel alive
+    beta[2], gamma[2] = -100.0, 1.0
+    model.get_layer("c1_bn").set_weights([gamma, beta, mean, var])
+    x = np.random.default_rng(1).uniform(0, 1, (8, 6, 6, 2)).astype(np.float32)
+    scores = filter_scores(model, score="activation", calibration_x=x)["c1"].scores
+    assert scores[2] == 0.0 and np.all(np.delete(scores, 2) > 0)
+    assert filter_scores(model)["c1"].scores[2] > 0
+    from tf_sfw.pruning.shrink import shrink_model
+
+    plan = structured_plan(filter_scores(model, score="activation", calibration_x=x), 0.2, mode="layerwise")
+    np.testing.assert_array_equal(plan["c1"], [0, 1, 3, 4])
+    shrunk = shrink_model(model, {"c1": plan["c1"]})  # removing the dead channel changes nothing
+    np.testing.assert_allclose(shrunk(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-5)
+
+
+def test_activation_score_arguments():
+    x = np.zeros((2, 8, 8, 2), np.float32)
+    with pytest.raises(ValueError, match="needs `calibration_x`"):
+        filter_scores(plain_cnn(), score="activation")
+    with pytest.raises(ValueError, match="score='activation' only.*'kernel'"):
+        filter_scores(plain_cnn(), calibration_x=x)
+    with pytest.raises(ValueError, match="L2 score.*'l1'"):
+        filter_scores(plain_cnn(), norm="l1", score="activation", calibration_x=x)
+    with pytest.raises(ValueError, match="calibration_x"):
+        filter_scores(plain_cnn(), score="activation", calibration_x=np.full((2, 8, 8, 2), np.nan, np.float32))

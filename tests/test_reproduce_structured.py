@@ -30,7 +30,8 @@ def _fake_mnist(root, n_train=96, n_test=40):
     "argv",
     [["--width", "0.5"], ["--fractions", "0.5", "1.0"], ["--ft-fraction", "0.05"], ["--epochs", "0"],
      ["--latency-repeats", "0"], ["--reestimate-bn", "-1"], ["--nm", "3", "2"], ["--nm", "2", "4", "--runs", "GroupSFW"],
-     ["--runs", "NMSFW"], ["--widths-from", "x.csv"], ["--compensate", "bias"], ["--score", "gamma"]],
+     ["--runs", "NMSFW"], ["--widths-from", "x.csv"], ["--compensate", "bias"], ["--score", "gamma"],
+     ["--validation", "-1"], ["--score-calibration", "0"], ["--validation", "10", "--test-subset", "5"]],
 )
 def test_bad_arguments_exit(script, argv):
     with pytest.raises(SystemExit):
@@ -78,6 +79,19 @@ def test_resnet_input_is_padded_to_32(script, tmp_path):
     model = script.build(args, 0)
     assert model.input_shape == (None, 32, 32, 1)
     assert model.get_layer("conv1").kernel.shape[-1] == 16
+
+
+def test_validation_holds_out_the_last_training_images(script, tmp_path):
+    data_dir = _fake_mnist(tmp_path / "data")
+    args = script.parse_args(["--data-dir", str(data_dir), "--validation", "30"])
+    (x_train, y_train), (x_val, y_val) = script.load_data(args, 0)
+    full = np.load(data_dir / "mnist.npz")
+    assert x_train.shape[0] == 66 and x_val.shape[0] == 30
+    np.testing.assert_array_equal(x_val[..., 0], full["x_train"][-30:])
+    np.testing.assert_array_equal(y_val, full["y_train"][-30:])
+    assert not any(np.array_equal(a[..., 0], b) for a in x_train for b in full["x_train"][-30:])
+    with pytest.raises(ValueError, match="--validation must be smaller than the 96"):
+        script.load_data(script.parse_args(["--data-dir", str(data_dir), "--validation", "96"]), 0)
 
 
 def test_end_to_end_on_tiny_data(script, tmp_path):
@@ -167,3 +181,18 @@ def test_nm_mode_prunes_to_two_of_four_and_tfmot_accepts(script, tmp_path):
         assert int(r["train_steps"]) == 3
     summary = (out / "nm_summary.md").read_text()
     assert "| NMSFW | 0 |" in summary and "m_by_n=(2, 4)" in summary
+
+
+def test_activation_score_on_validation_end_to_end(script, tmp_path):
+    data_dir = _fake_mnist(tmp_path / "data")
+    out = tmp_path / "out"
+    argv = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "1", "--batch-size", "32", "--runs", "SGD",
+            "--fractions", "0.5", "--latency-repeats", "1", "--reload-examples", "8", "--validation", "24",
+            "--score", "activation", "--score-calibration", "16"]
+    assert script.main(argv) == 0
+    with open(out / "results.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert json.loads(row["widths"]) == {"conv2d": 16, "conv2d_1": 32, "dense": 10}
+    summary = (out / "summary.md").read_text()
+    assert "--score activation" in summary and "validation accuracy" in summary
+    assert "72 train, 24 validation" in (out / "log.txt").read_text()

@@ -72,7 +72,7 @@ from tf_sfw._keras import keras
 from tf_sfw.pruning.batchnorm import reestimate_batchnorm
 from tf_sfw.pruning.export import export_model
 from tf_sfw.pruning.metrics import relative_latency
-from tf_sfw.pruning.structured import MERGES, PRODUCERS, ChannelGraph, structured_plan
+from tf_sfw.pruning.structured import MERGES, PRODUCERS, ChannelGraph, scored_groups, structured_plan
 from tf_sfw.pruning.sweep import evaluate_classifier
 
 __all__ = [
@@ -300,12 +300,13 @@ def structured_prune(
     bn_batches=None,
     compensate=None,
     score="kernel",
+    calibration_x=None,
 ):
-    """Removes ``fraction`` of the filters / units by norm and returns the shrunken model.
+    """Removes ``fraction`` of the filters / units by score and returns the shrunken model.
 
     See :func:`tf_sfw.pruning.structured.structured_plan` for ``fraction``, ``mode``,
-    ``normalization``, and :func:`tf_sfw.pruning.structured.filter_scores` for ``norm`` and
-    ``score``.
+    ``normalization``, and :func:`tf_sfw.pruning.structured.filter_scores` for ``norm``,
+    ``score`` and ``calibration_x`` (the inputs ``score="activation"`` measures channels on).
 
     Removing channels shifts the statistics that every later BatchNorm layer sees, while its
     moving mean and variance still describe the dense network. With ``reestimate_bn`` (a
@@ -318,7 +319,7 @@ def structured_prune(
     compensate = _check_compensate(compensate)
     graph = ChannelGraph(model)
     weights = graph.read_weights()
-    plan = structured_plan(graph.filter_groups(weights, norm, score), fraction, mode, normalization)
+    plan = structured_plan(scored_groups(graph, weights, norm, score, calibration_x), fraction, mode, normalization)
     shrunk = _shrink(graph, weights, plan, name, compensate)
     if reestimate_bn is not None:
         reestimate_batchnorm(shrunk, reestimate_bn, bn_batches)
@@ -374,6 +375,7 @@ def structured_sweep(
     compensate=None,
     score="kernel",
     refit=None,
+    calibration_x=None,
 ):
     """Structured pruning at several filter fractions without retraining.
 
@@ -384,7 +386,7 @@ def structured_sweep(
     Args:
         model: The trained model.
         fractions: Fractions of filters / units to remove, each in ``[0, 1)``.
-        mode, norm, normalization, score: As in :func:`structured_prune`.
+        mode, norm, normalization, score, calibration_x: As in :func:`structured_prune`.
         data: Optional ``(x, y)`` arrays or dataset: adds ``loss`` and ``accuracy``
             (:func:`tf_sfw.pruning.sweep.evaluate_classifier`).
         evaluate: Optional ``callable(shrunk_model) -> mapping`` merged into each row
@@ -413,7 +415,7 @@ def structured_sweep(
     compensate = _check_compensate(compensate)
     graph = ChannelGraph(model)
     weights = graph.read_weights()
-    groups = graph.filter_groups(weights, norm, score)
+    groups = scored_groups(graph, weights, norm, score, calibration_x)
     total = int(sum(len(g.scores) for g in groups.values()))
     rows = []
     for fraction in fractions:

@@ -33,6 +33,24 @@ scores replace the per-layer filter norm ``‖W_l[..., c]‖_p`` by
 combined over the group as above (``(Σ_l v_{l,c}^p)^{1/p}``). These need a
 BatchNormalization as the only consumer of every layer of a scored group.
 
+``score="activation"`` looks at the channel where it is used instead of where it is made: with
+calibration inputs, every Conv2D / Dense layer ``L`` that reads the group's channel space (its
+*consumers*; after ``Flatten`` feature ``p·C + c`` is channel ``c`` at position ``p``) contributes
+the channel's input RMS times the norm of the weights that multiply it,
+
+.. math:: s_c = \Big(\sum_{L} \sum_{p} \operatorname{rms}(X_L[\ldots, p C + c])^2\,
+          \|\hat W_L[\ldots, p C + c, :]\|_2^2\Big)^{1/2},
+
+where :math:`\operatorname{rms}` runs over calibration examples and spatial positions and
+:math:`\hat W_L` is ``L``'s kernel with every output column scaled by
+:math:`|γ_o| / \sqrt{σ^2_o + ε}` of the BatchNorm that is ``L``'s only consumer (unscaled
+otherwise), so that consumers normalised to different scales are comparable. This is the
+channel-level sum of the Wanda criterion :math:`|W_{ij}|\,\|X_j\|_2` (Sun et al., ICLR 2024,
+"A Simple and Effective Pruning Approach for Large Language Models") over the consumers' weights;
+unlike a filter norm it is not divided out by the BatchNorm after the filter, and it sees the
+BatchNorm shift and the residual stream the channel carries. The data-driven channel selection of
+ThiNet (Luo, Wu and Lin, ICCV 2017) ranks channels by the same consumer-side effect, greedily.
+
 Selection. With ``n_g`` channels in group ``g`` and ``n = Σ_g n_g``:
 
 - ``mode="layerwise"``: group ``g`` loses its ``min(z(f, n_g), n_g - 1)`` lowest-scored
@@ -58,16 +76,18 @@ from tf_sfw import selection
 from tf_sfw._keras import keras
 from tf_sfw.pruning.magnitude import num_pruned, validate_sparsity
 from tf_sfw.pruning.masks import is_pruned, strip
-from tf_sfw.validation import check_choice
+from tf_sfw.pruning.refit import check_calibration, probe
+from tf_sfw.validation import check_choice, check_positive_int
 
 __all__ = [
-    "ChannelGraph", "FilterGroup", "NORMS", "SCORES", "NORMALIZATIONS", "MODES", "filter_scores", "structured_plan"
+    "ChannelGraph", "FilterGroup", "NORMS", "SCORES", "NORMALIZATIONS", "MODES", "consumer_input_rms", "filter_scores",
+    "scored_groups", "structured_plan",
 ]  # fmt: skip
 
 #: Filter norms accepted by :func:`filter_scores`.
 NORMS = ("l2", "l1")
 #: Filter scores accepted by :func:`filter_scores`.
-SCORES = ("kernel", "bn_gamma", "bn_scaled")
+SCORES = ("kernel", "bn_gamma", "bn_scaled", "activation")
 #: Score normalisations accepted by :func:`structured_plan` in global mode.
 NORMALIZATIONS = ("mean", "none")
 #: Selection modes accepted by :func:`structured_plan`.
@@ -275,24 +295,60 @@ class ChannelGraph:
         names = list(self.producers) + self.batchnorms
         return {name: [np.array(w) for w in self.model.get_layer(name).get_weights()] for name in names}
 
+    def consumers(self, root):
+        """The Conv2D/Dense layers whose input carries channel space ``root``, in model order."""
+        return [name for name in self.producers if self.find(self.layout[self.inputs[name][0]][0]) == root]
+
+    def _batchnorm_after(self, layer):
+        consumers = [name for name, inbound in self.inputs.items() if layer in inbound]
+        if len(consumers) == 1 and self.classes[consumers[0]] == "BatchNormalization":
+            return consumers[0]
+        return None
+
     def _batchnorm_scale(self, weights, layer, score):
         """``|γ|`` (``"bn_gamma"``) or ``|γ| / √(σ² + ε)`` of the BatchNorm consuming ``layer``."""
-        consumers = [name for name, inbound in self.inputs.items() if layer in inbound]
-        if len(consumers) != 1 or self.classes[consumers[0]] != "BatchNormalization":
+        bn = self._batchnorm_after(layer)
+        if bn is None:
+            consumers = [name for name, inbound in self.inputs.items() if layer in inbound]
             raise ValueError(
                 f"`score={score!r}` needs a BatchNormalization as the only consumer of layer {layer!r}. "
                 f"Its consumers: {consumers}"
             )
-        cfg, values = self.configs[consumers[0]], [np.asarray(w, dtype=np.float64) for w in weights[consumers[0]]]
+        cfg, values = self.configs[bn], [np.asarray(w, dtype=np.float64) for w in weights[bn]]
         gamma = np.abs(values[0]) if cfg.get("scale", True) else np.ones_like(values[-1])
         return gamma if score == "bn_gamma" else gamma / np.sqrt(values[-1] + cfg.get("epsilon", 1e-3))
 
-    def filter_groups(self, weights, norm="l2", score="kernel"):
-        """``{first layer: FilterGroup}`` with the channel scores of every prunable group."""
+    def _consumer_energy(self, weights, root, input_rms):
+        """``Σ_L Σ_p rms_L[p·C + c]² ‖Ŵ_L[..., p·C + c, :]‖²`` per channel ``c`` of space ``root``."""
+        layers = self.consumers(root)
+        if not layers:
+            raise ValueError(f"`score='activation'`: no Conv2D/Dense layer reads the channels of "
+                             f"{self.groups()[root][0]!r}, so they have no activation score.")
+        total = np.zeros(self.sizes[root])
+        for layer in layers:
+            kernel = np.asarray(weights[layer][0], dtype=np.float64)
+            if self._batchnorm_after(layer) is not None:
+                kernel = kernel * self._batchnorm_scale(weights, layer, "bn_scaled")
+            rows = np.sum(kernel**2, axis=tuple(i for i in range(kernel.ndim) if i != kernel.ndim - 2))
+            rms = np.asarray(input_rms[layer], dtype=np.float64)
+            total += np.sum((rms**2 * rows).reshape(-1, self.sizes[root]), axis=0)
+        return total
+
+    def filter_groups(self, weights, norm="l2", score="kernel", input_rms=None):
+        """``{first layer: FilterGroup}`` with the channel scores of every prunable group.
+
+        ``input_rms`` (``score="activation"`` only): ``{layer: RMS of each feature of its input}``
+        for the Conv2D/Dense layers (see :func:`consumer_input_rms`).
+        """
         check_choice(norm, "norm", NORMS)
         check_choice(score, "score", SCORES)
+        if score == "activation" and norm != "l2":
+            raise ValueError(f"`score='activation'` is an L2 score. Received: norm={norm!r}")
         out = {}
-        for layers in self.groups().values():
+        for root, layers in self.groups().items():
+            if score == "activation":
+                out[layers[0]] = FilterGroup(tuple(layers), np.sqrt(self._consumer_energy(weights, root, input_rms)))
+                continue
             total = 0.0
             for layer in layers:
                 kernel = np.asarray(weights[layer][0], dtype=np.float64)
@@ -308,14 +364,45 @@ class ChannelGraph:
         return out
 
 
-def filter_scores(model, norm="l2", score="kernel"):
+def consumer_input_rms(graph, calibration_x, batch_size=128):
+    """``{layer: RMS over examples and positions of every feature of its input}`` for the
+    Conv2D/Dense layers of ``graph.model`` that read a prunable channel space (inference mode)."""
+    x = check_calibration(calibration_x)
+    check_positive_int(batch_size, "batch_size")
+    layers = sorted({layer for root in graph.groups() for layer in graph.consumers(root)}, key=list(graph.producers).index)
+    probes = {layer: probe(keras, graph.model, graph.model.get_layer(layer)) for layer in layers}
+    sums, counts = {}, {}
+    for start in range(0, x.shape[0], batch_size):
+        batch = x[start:start + batch_size]
+        for layer, net in probes.items():
+            values = np.asarray(net(batch, training=False), dtype=np.float64)
+            values = values.reshape(-1, values.shape[-1])
+            sums[layer] = sums.get(layer, 0.0) + np.sum(values**2, axis=0)
+            counts[layer] = counts.get(layer, 0) + values.shape[0]
+    return {layer: np.sqrt(sums[layer] / counts[layer]) for layer in layers}
+
+
+def scored_groups(graph, weights, norm="l2", score="kernel", calibration_x=None):
+    """:meth:`ChannelGraph.filter_groups`, with the consumers' input RMS measured on
+    ``calibration_x`` for ``score="activation"`` (which needs it; other scores refuse it)."""
+    if score == "activation" and calibration_x is None:
+        raise ValueError("`score='activation'` needs `calibration_x` (e.g. 512 training inputs). Received: None")
+    if score != "activation" and calibration_x is not None:
+        raise ValueError(f"`calibration_x` is used by score='activation' only. Received: score={score!r}")
+    rms = None if calibration_x is None else consumer_input_rms(graph, calibration_x)
+    return graph.filter_groups(weights, norm, score, rms)
+
+
+def filter_scores(model, norm="l2", score="kernel", calibration_x=None):
     """Scores of the output channels of every prunable channel group of ``model``.
 
     Args:
         model: A functional or Sequential tf_keras model (pruning wrappers are stripped).
         norm: ``"l2"`` or ``"l1"``: the filter norm (of all kernels of a group together).
-        score: ``"kernel"`` (filter norm), ``"bn_gamma"`` or ``"bn_scaled"`` (see the module
-            docstring; the BatchNorm scores need a BatchNorm right after every scored layer).
+        score: ``"kernel"`` (filter norm), ``"bn_gamma"``, ``"bn_scaled"`` or ``"activation"``
+            (see the module docstring; the BatchNorm scores need a BatchNorm right after every
+            scored layer, ``"activation"`` needs ``calibration_x`` and ``norm="l2"``).
+        calibration_x: Inputs (e.g. a few hundred training images) for ``score="activation"``.
 
     Returns:
         Ordered ``{key: FilterGroup(layers, scores)}``; ``key`` is the first layer of the
@@ -327,7 +414,7 @@ def filter_scores(model, norm="l2", score="kernel"):
         ValueError: For an unsupported layer (the message names it) or argument.
     """
     graph = ChannelGraph(model)
-    return graph.filter_groups(graph.read_weights(), norm, score)
+    return scored_groups(graph, graph.read_weights(), norm, score, calibration_x)
 
 
 def _check_groups(groups):
