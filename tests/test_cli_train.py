@@ -31,7 +31,7 @@ def test_defaults_are_the_paper_setting():
 
     config = cli_train.config_from_args(_parse("--out", "x"))
     assert config == TrainConfig(data_dir=None)
-    assert (config.learning_rate, config.momentum, config.k, config.k_frac, config.value) == (1.0, 0.9, 150, 0.05, 15.0)
+    assert (config.learning_rate, config.momentum, config.k, config.k_frac, config.value) == (1.0, 0.9, 150, 0.1, 15.0)
     # the recipe's schedule: warm-up, then decay at 75% and 90% of the steps (tf_sfw.recipe_math.DEFAULTS)
     from tf_sfw.recipe_math import DEFAULTS
 

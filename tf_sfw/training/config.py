@@ -61,7 +61,7 @@ class TrainConfig:
         rescale: SFW step-size rescaling ``"gradient"`` | ``"diameter"`` | ``"none"``.
         constraint: Set of every constrained variable: ``k_sparse`` (paper), ``k_support``,
             ``l1``/``l2``/``linf`` balls, or ``unconstrained`` (SFW then equals momentum SGD).
-        k, k_frac: K = max(k, floor(k_frac·n)) for the top-K sets (recipe: 150 and 0.05; paper: 10
+        k, k_frac: K = max(k, floor(k_frac·n)) for the top-K sets (recipe: 150 and 0.1; paper: 10
             and 0.05). The group sets count K in filters / units: left at the recipe's values they
             take their own defaults (k 1, k_frac 0.25).
         mode: ``"initialization"`` (paper; ``value`` = tau), ``"radius"`` or ``"diameter"``.
