@@ -8,7 +8,7 @@ the same data order, for the same number of epochs, with optimizers built by
   higher dense accuracy than 0.01 after 2 epochs, 98.5% vs 97.4%, so the baseline is not weak);
 - SFW: the recipe of `tf_sfw.recipe` (`tf_sfw.recipe_math.DEFAULTS`): ``tf_sfw.SFW(learning_rate=1.0,
   momentum=0.9, rescale="gradient", unconstrained_learning_rate=0.5)`` with the kernels in K-support
-  norm balls ``KSupportNormBall(k=150, k_frac=0.05, mode="initialization", value=15)`` and the
+  norm balls ``KSupportNormBall(k=150, k_frac=0.1, mode="initialization", value=15)`` and the
   biases trained by SGD (the sets of Miao et al., ICLR 2022, "Learning Pruning-Friendly Networks
   via Frank-Wolfe", and Zimmer et al. 2022, with the recipe's K);
 
