@@ -41,9 +41,9 @@ class TrainConfig:
     """Everything that defines a training run (defaults: the recipe of `tf_sfw.recipe`).
 
     The optimizer follows Miao et al., ICLR 2022 "Learning Pruning-Friendly Networks via
-    Frank-Wolfe": SFW with learning rate 1.0, momentum 0.9, gradient rescaling, sets with
-    K = max(10, 5% of n) and tau = 15, batch 128, 180 epochs. The other defaults are the
-    recipe's (`tf_sfw.recipe_math.DEFAULTS`, chosen on held-out training data): the kernels in
+    Frank-Wolfe": SFW with learning rate 1.0, momentum 0.9, gradient rescaling, tau = 15, batch
+    128, 180 epochs (the paper's sets have K = max(10, 5% of n); the recipe's K = max(150, 10% of
+    n)). The other defaults are the recipe's (`tf_sfw.recipe_math.DEFAULTS`, chosen on held-out training data): the kernels in
     K-support norm balls (``constraint="k_support"``, ``constrain="kernels"``), biases trained
     by SGD at ``unconstrained_learning_rate``, and ``schedule="recipe"``, a per-step schedule
     with a linear warm-up and step decay at fractions of the run's steps. The paper's setting:
