@@ -314,3 +314,6 @@ def test_activation_score_arguments():
         filter_scores(plain_cnn(), norm="l1", score="activation", calibration_x=x)
     with pytest.raises(ValueError, match="calibration_x"):
         filter_scores(plain_cnn(), score="activation", calibration_x=np.full((2, 8, 8, 2), np.nan, np.float32))
+    graph = ChannelGraph(plain_cnn())
+    with pytest.raises(ValueError, match="needs `input_rms`"):
+        graph.filter_groups(graph.read_weights(), score="activation")

@@ -344,6 +344,8 @@ class ChannelGraph:
         check_choice(score, "score", SCORES)
         if score == "activation" and norm != "l2":
             raise ValueError(f"`score='activation'` is an L2 score. Received: norm={norm!r}")
+        if score == "activation" and not hasattr(input_rms, "items"):
+            raise ValueError(f"`score='activation'` needs `input_rms` (see consumer_input_rms). Received: {input_rms!r:.100}")
         out = {}
         for root, layers in self.groups().items():
             if score == "activation":
