@@ -253,7 +253,15 @@ def _bn_folded(model, layer):
     return kernel
 
 
+def one_hidden(seed=0):
+    """A single prunable layer, so the activation probe has a single output."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((5,), name="input")
+    return keras.Model(inp, keras.layers.Dense(3, name="head")(keras.layers.Dense(4, activation="relu", name="h")(inp)))
+
+
 @pytest.mark.parametrize("builder, consumers", [
+    (one_hidden, {"h": ["head"]}),
     (plain_cnn, {"c1": ["c2"], "c2": ["fc"], "fc": ["head"]}),
     (residual, {"stem": ["a1", "b1", "b_sc"], "a1": ["a2"], "b1": ["b2"], "b2": ["head"]}),
     (conv_bn_net, {"c1": ["c2"], "c2": ["head"]}),

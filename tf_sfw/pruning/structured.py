@@ -76,7 +76,7 @@ from tf_sfw import selection
 from tf_sfw._keras import keras
 from tf_sfw.pruning.magnitude import num_pruned, validate_sparsity
 from tf_sfw.pruning.masks import is_pruned, strip
-from tf_sfw.pruning.refit import check_calibration, probe
+from tf_sfw.pruning.refit import check_calibration
 from tf_sfw.validation import check_choice, check_positive_int
 
 __all__ = [
@@ -299,8 +299,12 @@ class ChannelGraph:
         """The Conv2D/Dense layers whose input carries channel space ``root``, in model order."""
         return [name for name in self.producers if self.find(self.layout[self.inputs[name][0]][0]) == root]
 
+    def _next_layers(self, layer):
+        return [name for name, inbound in self.inputs.items() if layer in inbound]
+
     def _batchnorm_after(self, layer):
-        consumers = [name for name, inbound in self.inputs.items() if layer in inbound]
+        """The BatchNormalization that is ``layer``'s only consumer, or None."""
+        consumers = self._next_layers(layer)
         if len(consumers) == 1 and self.classes[consumers[0]] == "BatchNormalization":
             return consumers[0]
         return None
@@ -309,7 +313,7 @@ class ChannelGraph:
         """``|γ|`` (``"bn_gamma"``) or ``|γ| / √(σ² + ε)`` of the BatchNorm consuming ``layer``."""
         bn = self._batchnorm_after(layer)
         if bn is None:
-            consumers = [name for name, inbound in self.inputs.items() if layer in inbound]
+            consumers = self._next_layers(layer)
             raise ValueError(
                 f"`score={score!r}` needs a BatchNormalization as the only consumer of layer {layer!r}. "
                 f"Its consumers: {consumers}"
@@ -371,17 +375,20 @@ def consumer_input_rms(graph, calibration_x, batch_size=128):
     Conv2D/Dense layers of ``graph.model`` that read a prunable channel space (inference mode)."""
     x = check_calibration(calibration_x)
     check_positive_int(batch_size, "batch_size")
-    layers = sorted({layer for root in graph.groups() for layer in graph.consumers(root)}, key=list(graph.producers).index)
-    probes = {layer: probe(keras, graph.model, graph.model.get_layer(layer)) for layer in layers}
-    sums, counts = {}, {}
+    layers = [layer for root in graph.groups() for layer in graph.consumers(root)]
+    layers = [layer for layer in graph.producers if layer in layers]  # model order, each once
+    model = graph.model
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    net = keras.Model(inputs, [model.get_layer(layer).input for layer in layers])  # one forward pass for all
+    sums, counts = [0.0] * len(layers), [0] * len(layers)
     for start in range(0, x.shape[0], batch_size):
-        batch = x[start:start + batch_size]
-        for layer, net in probes.items():
-            values = np.asarray(net(batch, training=False), dtype=np.float64)
-            values = values.reshape(-1, values.shape[-1])
-            sums[layer] = sums.get(layer, 0.0) + np.sum(values**2, axis=0)
-            counts[layer] = counts.get(layer, 0) + values.shape[0]
-    return {layer: np.sqrt(sums[layer] / counts[layer]) for layer in layers}
+        outputs = net(x[start:start + batch_size], training=False)
+        for i, value in enumerate(outputs if isinstance(outputs, (list, tuple)) else [outputs]):
+            value = np.asarray(value, dtype=np.float64)
+            value = value.reshape(-1, value.shape[-1])
+            sums[i] = sums[i] + np.sum(value**2, axis=0)
+            counts[i] += value.shape[0]
+    return {layer: np.sqrt(total / count) for layer, total, count in zip(layers, sums, counts)}
 
 
 def scored_groups(graph, weights, norm="l2", score="kernel", calibration_x=None):
