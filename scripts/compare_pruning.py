@@ -102,6 +102,9 @@ def parse_args(argv=None):
     p.add_argument("--ft-frac", type=float, default=0.02, help="Fine-tune steps per target / training steps (<= 0.02).")
     p.add_argument("--ft-lr", type=float, nargs="+", default=[0.003],
                    help="Fine-tune SGD lr; several values (tuning) give methods '<name>+ft@<lr>'.")
+    p.add_argument("--ft-teacher", action="store_true",
+                   help="Fine-tune (+ft, +rec+ft) on the dense network's predicted probabilities instead of the labels "
+                        "(distillation; the same batches).")
     p.add_argument("--gmp-begin", type=float, default=0.2)
     p.add_argument("--gmp-end", type=float, default=0.6)
     p.add_argument("--calibration", type=int, default=256, help="Calibration images (wanda, bn).")
@@ -136,7 +139,7 @@ def config_string(args):
     """The recipe and baseline settings of this run, as a compact JSON string (results.csv)."""
     keys = ("sfw_lr", "momentum", "tau", "k", "k_frac", "ball", "rescale", "schedule", "milestones", "warmup",
             "bias_norm", "constrain", "unconstrained_lr", "factor", "k_annealing", "k_annealing_until", "sgd_lr", "sgd_momentum",
-            "ft_lr", "gmp_begin", "gmp_end", "batch_size", "validation", "note")
+            "ft_lr", "ft_teacher", "gmp_begin", "gmp_end", "batch_size", "validation", "note")
     return json.dumps({k: getattr(args, k) for k in keys}, separators=(",", ":"))
 
 
@@ -260,13 +263,25 @@ def evaluate_masked(setting, model, masks):
     return loss, acc, achieved
 
 
-def fine_tuned_row(setting, model, masks, seed, ft_lr, ft_steps):
-    """``model`` with ``masks`` fixed, fine-tuned by SGD for ``ft_steps`` steps: the row's accuracy entries."""
+def fine_tuned_row(setting, model, masks, seed, ft_lr, ft_steps, teacher=None):
+    """``model`` with ``masks`` fixed, fine-tuned by SGD for ``ft_steps`` steps: the row's accuracy entries.
+
+    With ``teacher`` (``--ft-teacher``: the dense network) the same batches are trained on the
+    teacher's predicted probabilities instead of the labels (distillation)."""
+    import numpy as np
+    import tensorflow as tf
+
     from tf_sfw._keras import keras
     from tf_sfw.pruning import apply_masks, fine_tune, strip
+    from tf_sfw.pruning.shrunk_fine_tune import fine_tune_batches
 
     pruned = apply_masks(model, masks)
-    fine_tune(pruned, setting.dataset(seed + 1000, epochs=1), epochs=1, steps_per_epoch=ft_steps,
+    data, loss = setting.dataset(seed + 1000, epochs=1), "sparse_categorical_crossentropy"
+    if teacher is not None:
+        x, targets = (np.concatenate(v) for v in zip(*fine_tune_batches(data, ft_steps, teacher)))
+        data = tf.data.Dataset.from_tensor_slices((x, targets)).batch(setting.args.batch_size)
+        loss = "categorical_crossentropy"
+    fine_tune(pruned, data, epochs=1, steps_per_epoch=ft_steps, loss=loss,
               optimizer=keras.optimizers.SGD(learning_rate=ft_lr, momentum=0.9))
     stripped = strip(pruned)
     loss, acc = setting.evaluate(stripped)
@@ -287,6 +302,7 @@ def one_shot_rows(setting, name, model, seed, wall, methods, log):
     targets = [s / 100.0 for s in a.sparsities]
     ft_steps = max(1, int(math.floor(a.ft_frac * setting.total_steps)))
     has_bn = bool(batchnorm_layers(model))
+    teacher = model if a.ft_teacher else None  # the dense network, for distilled fine-tunes
     for s in targets:
         masks = magnitude_masks(model, s)
         if name in methods:
@@ -297,7 +313,7 @@ def one_shot_rows(setting, name, model, seed, wall, methods, log):
         for ft_lr in a.ft_lr if f"{name}+ft" in methods and s > 0 else ():
             t0 = time.time()
             method = f"{name}+ft" if len(a.ft_lr) == 1 else f"{name}+ft@{ft_lr:g}"
-            rows.append(dict(base, **fine_tuned_row(setting, model, masks, seed, ft_lr, ft_steps), method=method,
+            rows.append(dict(base, **fine_tuned_row(setting, model, masks, seed, ft_lr, ft_steps, teacher), method=method,
                              target_sparsity=s, wall_s=wall + time.time() - t0))
         for suffix, scope in (("wanda", "global"), ("wanda_lw", "layerwise")):
             if f"{name}+{suffix}" in methods:
@@ -315,7 +331,7 @@ def one_shot_rows(setting, name, model, seed, wall, methods, log):
                                  achieved_sparsity=kernel_sparsity(rebuilt), test_accuracy=acc, test_loss=loss,
                                  fine_tune_steps=0, wall_s=wall + time.time() - t0))
             if f"{name}+rec+ft" in methods and s > 0:
-                rows.append(dict(base, **fine_tuned_row(setting, rebuilt, masks, seed, a.ft_lr[0], ft_steps),
+                rows.append(dict(base, **fine_tuned_row(setting, rebuilt, masks, seed, a.ft_lr[0], ft_steps, teacher),
                                  method=f"{name}+rec+ft", target_sparsity=s, wall_s=wall + time.time() - t0))
         if f"{name}+lw" in methods:
             t0 = time.time()

@@ -131,6 +131,15 @@ def parse_args(argv=None):
     p.add_argument("--group-k-frac", type=float, default=0.25, help="k_frac of the GroupKSparsePolytope.")
     p.add_argument("--ft-fraction", type=float, default=0.02, help="Fine-tune steps as a fraction of training steps.")
     p.add_argument("--ft-lr", type=float, default=0.01)
+    p.add_argument("--ft-teacher", action="store_true",
+                   help="Fine-tune on the dense model's predicted probabilities instead of the labels (knowledge "
+                        "distillation; tf_sfw.pruning.shrunk_fine_tune.fine_tune_shrunk(teacher=...)).")
+    p.add_argument("--ft-freeze-bn", action="store_true",
+                   help="Keep every BatchNorm in inference mode, its statistics, gamma and beta fixed, during the "
+                        "fine-tune.")
+    p.add_argument("--models-dir", default=None, metavar="DIR",
+                   help="Save each trained network (DIR/<run>_seed<seed>.weights.h5 and .json); when both files "
+                        "exist, load them instead of training (the training settings must match).")
     p.add_argument("--reestimate-bn", type=int, default=None, metavar="BATCHES",
                    help="Re-estimate the BatchNorm moving statistics of every shrunken model on BATCHES training "
                         "batches before fine-tuning (accuracy is recorded with and without: bn_accuracy / accuracy). "
@@ -150,6 +159,12 @@ def parse_args(argv=None):
                    help="Also record the accuracy of each shrunken model refit by least squares to the dense layer "
                         "outputs on the first N training images (refit_accuracy; tf_sfw.pruning.reconstruction."
                         "refit_shrunk, no gradient step); 0: off.")
+    p.add_argument("--reconstruct-intercept", action="store_true",
+                   help="With --reconstruct: a bias-free layer followed by a BatchNorm is refit with a constant per "
+                        "output, moved into the BatchNorm's moving mean (refit_shrunk(intercept=True)).")
+    p.add_argument("--refit-reestimate-bn", action="store_true",
+                   help="With --reconstruct: re-estimate the refit model's BatchNorm statistics on the --reestimate-bn "
+                        "batches as well (forward passes only); refit_accuracy is then measured after it.")
     p.add_argument("--latency-repeats", type=int, default=10)
     p.add_argument("--reload-examples", type=int, default=256)
     p.add_argument("--latency-check", type=float, default=None, metavar="FRACTION",
@@ -189,6 +204,11 @@ def parse_args(argv=None):
         p.error(f"--reestimate-bn must be a non-negative integer. Received: {args.reestimate_bn}")
     if args.widths_from is not None and args.latency_check is None:
         p.error("--widths-from needs --latency-check FRACTION.")
+    if args.reconstruct_intercept and not args.reconstruct:
+        p.error("--reconstruct-intercept needs --reconstruct N.")
+    if args.refit_reestimate_bn and not (args.reconstruct and args.reestimate_bn):
+        p.error("--refit-reestimate-bn needs --reconstruct N and --reestimate-bn BATCHES > 0. Received: --reconstruct "
+                f"{args.reconstruct} --reestimate-bn {args.reestimate_bn}")
     if not 0 < args.ft_fraction <= 0.02:
         p.error(f"--ft-fraction must be in (0, 0.02]. Received: {args.ft_fraction}")
     return args
@@ -254,12 +274,47 @@ def train_dataset(args, x, y, seed, epochs):
     return data_lib.make_train_dataset(x, y, batch_size=args.batch_size, seed=seed, epochs=epochs)
 
 
+TRAINING_SETTINGS = ("dataset", "model", "width", "epochs", "validation", "subset", "batch_size", "sgd_lr", "group_k_frac")
+
+
+def saved_model_paths(args, run, seed):
+    stem = os.path.join(args.models_dir, f"{run}_seed{seed}")
+    return stem + ".weights.h5", stem + ".json"
+
+
+def load_trained(args, run, seed, test_ds, log):
+    """The network ``--models-dir`` holds for ``run`` and ``seed`` (None when it holds none)."""
+    from tf_sfw.pruning.sweep import evaluate_classifier
+
+    weights, meta = saved_model_paths(args, run, seed)
+    if not (os.path.exists(weights) and os.path.exists(meta)):
+        return None
+    with open(meta) as f:
+        info = json.load(f)
+    settings = {k: getattr(args, k) for k in TRAINING_SETTINGS}
+    if info.get("settings") != settings:
+        raise SystemExit(f"--models-dir {args.models_dir}: {os.path.basename(meta)} was trained with "
+                         f"{info.get('settings')}, not {settings}; use another directory.")
+    model = build(args, seed)
+    model.load_weights(weights)
+    loss, accuracy = evaluate_classifier(model, test_ds)
+    if abs(accuracy - info["test_accuracy"]) > 1e-6:
+        raise SystemExit(f"--models-dir {args.models_dir}: {os.path.basename(weights)} evaluates to {accuracy:.6f}, "
+                         f"not the saved {info['test_accuracy']:.6f}.")
+    log(f"  {run} seed {seed}: loaded from {weights}, dense test acc {100 * accuracy:.2f}%")
+    return model, info
+
+
 def train(args, run, seed, train_arrays, test_ds, log):
     from tf_sfw import data as data_lib
     from tf_sfw.pruning.sweep import evaluate_classifier
     from tf_sfw.schedules import StepDecay
     from tf_sfw.training.config import PAPER_MILESTONES_FRAC
 
+    if args.models_dir:
+        loaded = load_trained(args, run, seed, test_ds, log)
+        if loaded is not None:
+            return loaded
     x, y = train_arrays
     model = build(args, seed)
     model.compile(optimizer=make_optimizer(args, run, model), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -272,6 +327,12 @@ def train(args, run, seed, train_arrays, test_ds, log):
     info["test_loss"], info["test_accuracy"] = evaluate_classifier(model, test_ds)
     log(f"  {run} seed {seed}: {args.epochs} epochs ({info['train_steps']} steps) in {info['train_seconds']:.0f}s, "
         f"dense test acc {100 * info['test_accuracy']:.2f}%")
+    if args.models_dir:
+        os.makedirs(args.models_dir, exist_ok=True)
+        weights, meta = saved_model_paths(args, run, seed)
+        model.save_weights(weights)
+        with open(meta, "w") as f:
+            json.dump({**info, "settings": {k: getattr(args, k) for k in TRAINING_SETTINGS}}, f, indent=1)
     return model, info
 
 
@@ -302,12 +363,25 @@ def fine_tune_steps(args, train_steps):
     return max(1, int(math.floor(args.ft_fraction * train_steps)))
 
 
+def refit_then_reestimate(refit, calibration):
+    """``refit`` followed by the BatchNorm re-estimation of the refit model on ``calibration``."""
+    from tf_sfw.pruning.batchnorm import reestimate_batchnorm
+
+    def run(model, shrunk, plan):
+        refit_model = refit(model, shrunk, plan)
+        reestimate_batchnorm(refit_model, calibration)
+        return refit_model
+
+    return run
+
+
 def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
     """Structured sweep of one trained model: accuracy, sizes, latency, reload, fine-tune."""
     from tf_sfw import data as data_lib
     from tf_sfw._keras import keras
     from tf_sfw.pruning.reconstruction import refit_shrunk
     from tf_sfw.pruning.shrink import shrink_model, structured_metrics, structured_sweep
+    from tf_sfw.pruning.shrunk_fine_tune import fine_tune_shrunk
     from tf_sfw.pruning.sweep import evaluate_classifier
 
     x, y = train_arrays
@@ -325,17 +399,19 @@ def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
         row = structured_metrics(shrunk, dense, repeats=args.latency_repeats, dense_sizes=dense_sizes)
         dense_sizes.update({key: row[f"dense_{key}"] for key in ("params", "flops", "saved_model_bytes")})
         row.update(reload_check(shrunk, x_reload))
-        shrunk.compile(optimizer=keras.optimizers.SGD(learning_rate=args.ft_lr, momentum=0.9),
-                       loss="sparse_categorical_crossentropy")
         ds = train_dataset(args, x, y, info["seed"] + 1, ft_epochs)
-        shrunk.fit(ds, epochs=1, steps_per_epoch=ft_steps, verbose=0)
+        fine_tune_shrunk(shrunk, ds, ft_steps, optimizer=keras.optimizers.SGD(learning_rate=args.ft_lr, momentum=0.9),
+                         teacher=dense if args.ft_teacher else None, freeze_batchnorm=args.ft_freeze_bn)
         row["ft_loss"], row["ft_accuracy"] = evaluate_classifier(shrunk, test_ds)
         row["ft_steps"] = ft_steps
         return row
 
     refit = None
     if args.reconstruct:
-        refit = functools.partial(refit_shrunk, calibration_x=x[: args.reconstruct].astype("float32") / 255.0)
+        refit = functools.partial(refit_shrunk, calibration_x=x[: args.reconstruct].astype("float32") / 255.0,
+                                  intercept=args.reconstruct_intercept)
+        if args.refit_reestimate_bn:
+            refit = refit_then_reestimate(refit, calibration)
     t0 = time.time()
     scored_on = x[: args.score_calibration].astype("float32") / 255.0 if args.score == "activation" else None
     rows = structured_sweep(model, args.fractions, mode=args.mode, data=test_ds, evaluate=evaluate,
@@ -447,6 +523,16 @@ def summary_markdown(args, rows, infos, total):
         lines += ["", f"Refit: every layer of the shrunken model refit by least squares to the dense layer outputs of "
                   f"its kept channels on {args.reconstruct} training images (no gradient step); the fine-tune, "
                   "sizes, latency and reload check use the refit model."]
+    if args.ft_teacher or args.ft_freeze_bn:
+        lines += ["", "Fine-tune: " + ", ".join(
+            ([f"targets = the dense model's predicted probabilities (distillation)"] if args.ft_teacher else [])
+            + (["BatchNorm frozen (inference mode, statistics and gamma/beta fixed)"] if args.ft_freeze_bn else []))
+            + f"; SGD lr {args.ft_lr}, momentum 0.9."]
+    if args.reconstruct_intercept:
+        lines += ["", "Refit with an intercept per output of each bias-free layer, moved into its BatchNorm's moving mean."]
+    if args.refit_reestimate_bn:
+        lines += ["", f"After the refit, its BatchNorm statistics re-estimated on {args.reestimate_bn} training batches "
+                  "(refit acc % is measured after it)."]
     if args.reestimate_bn:
         lines += ["", f"BN re-estimated: moving statistics recomputed on {args.reestimate_bn} training batches "
                   "(forward passes only)" + ("." if args.reconstruct else "; the fine-tune starts from that model.")]

@@ -330,6 +330,14 @@ APPS_WORKER = textwrap.dedent(
                           "--reconstruct", "64", "--out", os.path.join(tmp, "sweep"))
     with open(os.path.join(tmp, "sweep", "metrics.json")) as f:
         report["sweep_metrics"] = json.load(f)
+    demo_out = os.path.join(tmp, "demo")
+    report["demo"] = cli("demo", "--keras", "3", "--backend", backend, "--epochs", "1", "--train-examples", "256",
+                         "--test-examples", "300", "--sparsities", "0,0.5,0.9", "--reconstruct", "64",
+                         "--verbose", "0", "--data-dir", data_dir, "--out", demo_out,
+                         "--export-dir", os.path.join(tmp, "demo_export"))
+    with open(os.path.join(demo_out, "demo.json")) as f:
+        demo = json.load(f)
+    report["demo_sweep"], report["demo_export"] = demo["sweep"], demo["export"]
     report["tensorflow_imported_by_commands"] = "tensorflow" in sys.modules
 
     import keras

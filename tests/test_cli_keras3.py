@@ -79,3 +79,18 @@ def test_commands_import_no_tensorflow_outside_its_backend(keras3_app):
     _, report = keras3_app
     if report["backend"] != "tensorflow":
         assert report["tensorflow_imported_by_commands"] is False
+
+
+def test_demo_sweeps_with_and_without_the_refit_and_exports_the_refit_model(keras3_app):
+    _, report = keras3_app
+    assert report["demo"][0] == 0, report["demo"][1]
+    sweep = report["demo_sweep"]
+    assert sorted(sweep) == ["sfw", "sfw+refit", "sgd", "sgd+refit"]
+    for name in ("sgd", "sfw"):  # the refit keeps the zeros of plain magnitude pruning
+        assert [r["nonzero"] for r in sweep[f"{name}+refit"]] == [r["nonzero"] for r in sweep[name]]
+        assert [r["sparsity"] for r in sweep[name]] == [0.0, 0.5, 0.9]
+    export = report["demo_export"]
+    assert export["refit"] is True and export["sparsity"] == 0.9
+    assert export["max_abs_prediction_diff_after_reload"] == 0.0
+    # The exported model is the refit one: its reloaded accuracy is the refit sweep's at 90%.
+    assert export["reloaded_accuracy"] == pytest.approx(sweep["sfw+refit"][2]["accuracy"], abs=1e-6)

@@ -119,3 +119,18 @@ def test_width_multiplied_resnet_on_padded_images(script, data_dir, tmp_path):
 def test_width_needs_resnet18(script, argv):
     with pytest.raises(SystemExit):
         script.parse_args(argv)
+
+
+def test_distilled_fine_tune_trains_the_same_batches_on_the_dense_networks_probabilities(script, data_dir, tmp_path):
+    common = ["--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "40", "--seeds", "0", "--sparsities", "90",
+              "--methods", "sfw", "sfw+ft", "sfw+rec+ft", "--rec-calibration", "16", "--ft-frac", "0.02"]
+    script.main(common + ["--out", str(tmp_path / "labels")])
+    script.main(common + ["--ft-teacher", "--out", str(tmp_path / "teacher")])
+    labels, teacher = _read(tmp_path / "labels" / "results.csv"), _read(tmp_path / "teacher" / "results.csv")
+    assert [r["method"] for r in teacher] == ["sfw", "sfw+ft", "sfw+rec+ft"]
+    assert '"ft_teacher":true' in teacher[0]["config"] and '"ft_teacher":false' in labels[0]["config"]
+    assert teacher[0]["test_accuracy"] == labels[0]["test_accuracy"]  # the same network and mask
+    for a, b in zip(labels[1:], teacher[1:]):
+        assert a["fine_tune_steps"] == b["fine_tune_steps"] == "1"
+        assert a["achieved_sparsity"] == b["achieved_sparsity"]  # the masks hold
+        assert a["test_loss"] != b["test_loss"]  # other targets, another fine-tuned network

@@ -251,6 +251,46 @@ def test_refit_shrunk_without_removal_reproduces_the_dense_model():
         refit_shrunk(model, shrink_model(model, {}), {}, np.zeros((0, 8, 8, 2), "float32"))
 
 
+def test_refit_shrunk_intercept_goes_into_the_batchnorm_moving_mean():
+    """With `intercept=True` the bias-free stem/outer convolutions solve the ridge problem with a
+    ones column (prior 0 for the constant); the constant is subtracted from their BatchNorm's moving
+    mean, so the BatchNorm output equals that of a conv with bias b and the old mean."""
+    from tf_sfw.pruning.reconstruction import refit_shrunk
+    from tf_sfw.pruning.shrink import kept_output_channels, shrink_model
+
+    model = _residual_model()
+    x = np.random.default_rng(3).normal(size=(40, 8, 8, 2)).astype("float32") + 0.7  # a mean to restore
+    plan = {"stem": np.array([0, 2, 5]), "inner": np.array([1, 3])}
+    shrunk = shrink_model(model, plan)
+    plain = refit_shrunk(model, shrunk, plan, x, damping=0.05)
+    refit = refit_shrunk(model, shrunk, plan, x, damping=0.05, intercept=True)
+    kept = kept_output_channels(model, plan)
+    for name, bn_name in (("stem", "stem_bn"), ("outer", "outer_bn")):
+        layer = refit.get_layer(name)
+        rows, _ = _pre_activation(refit, name, x)
+        _, target = _pre_activation(model, name, x)
+        rows, target = _augment(rows, True), target[:, kept[name]]
+        mean_shift = shrunk.get_layer(bn_name).moving_mean.numpy() - refit.get_layer(bn_name).moving_mean.numpy()
+        beta = np.vstack([layer.kernel.numpy().reshape(-1, layer.kernel.shape[-1]), mean_shift[None]]).astype(np.float64)
+        prior = np.vstack([shrunk.get_layer(name).kernel.numpy().reshape(-1, beta.shape[1]), np.zeros((1, beta.shape[1]))])
+        lam = 0.05 * np.mean(np.sum(rows * rows, axis=0))
+        gradient = rows.T @ (rows @ beta - target) + lam * (beta - prior)
+        assert np.abs(gradient).max() < 2e-4 * np.abs(rows.T @ target).max()
+        if name == "outer":  # its inputs lost channels: the constant is used (the stem's inputs are exact)
+            assert np.abs(mean_shift).max() > 1e-3
+        # variances, gamma and beta of the BatchNorm are untouched
+        for a, b in zip(refit.get_layer(bn_name).get_weights()[:2] + refit.get_layer(bn_name).get_weights()[3:],
+                        shrunk.get_layer(bn_name).get_weights()[:2] + shrunk.get_layer(bn_name).get_weights()[3:]):
+            np.testing.assert_array_equal(a, b)
+    # `inner` has a bias of its own: refit as without the option; the head likewise
+    np.testing.assert_allclose(refit.get_layer("head").bias.numpy().shape, plain.get_layer("head").bias.numpy().shape)
+    dense_out = model(x).numpy()
+    assert np.linalg.norm(refit(x).numpy() - dense_out) < np.linalg.norm(shrunk(x).numpy() - dense_out)
+    # nothing removed: the constant is ~0 and the dense model is reproduced
+    same = refit_shrunk(model, shrink_model(model, {}), {}, x, damping=1e-6, intercept=True)
+    np.testing.assert_allclose(same(x).numpy(), dense_out, rtol=1e-3, atol=1e-3)
+
+
 def test_structured_sweep_reports_the_refit_accuracy():
     from functools import partial
 

@@ -31,7 +31,9 @@ def _fake_mnist(root, n_train=96, n_test=40):
     [["--width", "0.5"], ["--fractions", "0.5", "1.0"], ["--ft-fraction", "0.05"], ["--epochs", "0"],
      ["--latency-repeats", "0"], ["--reestimate-bn", "-1"], ["--nm", "3", "2"], ["--nm", "2", "4", "--runs", "GroupSFW"],
      ["--runs", "NMSFW"], ["--widths-from", "x.csv"], ["--compensate", "bias"], ["--score", "gamma"],
-     ["--validation", "-1"], ["--score-calibration", "0"], ["--validation", "10", "--test-subset", "5"]],
+     ["--validation", "-1"], ["--score-calibration", "0"], ["--validation", "10", "--test-subset", "5"],
+     ["--reconstruct-intercept"], ["--model", "resnet18", "--refit-reestimate-bn"],
+     ["--reconstruct", "8", "--refit-reestimate-bn"]],
 )
 def test_bad_arguments_exit(script, argv):
     with pytest.raises(SystemExit):
@@ -196,3 +198,40 @@ def test_activation_score_on_validation_end_to_end(script, tmp_path):
     summary = (out / "summary.md").read_text()
     assert "--score activation" in summary and "validation accuracy" in summary
     assert "72 train, 24 validation" in (out / "log.txt").read_text()
+
+
+def test_models_dir_reloads_the_trained_network_and_new_fine_tune_options(script, tmp_path):
+    data_dir = _fake_mnist(tmp_path / "data")
+    models = tmp_path / "models"
+    base = ["--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "32", "--runs", "SGD", "--fractions", "0.5",
+            "--latency-repeats", "1", "--reload-examples", "8", "--models-dir", str(models)]
+    assert script.main(base + ["--out", str(tmp_path / "a")]) == 0
+    assert (models / "SGD_seed0.weights.h5").exists() and (models / "SGD_seed0.json").exists()
+    argv = base + ["--out", str(tmp_path / "b"), "--ft-teacher", "--ft-freeze-bn", "--reconstruct", "16",
+                   "--reconstruct-intercept"]
+    assert script.main(argv) == 0
+    log = (tmp_path / "b" / "log.txt").read_text()
+    assert "loaded from" in log and "epochs (" not in log  # not trained again
+    rows = [list(csv.DictReader(open(tmp_path / d / "results.csv", newline=""))) for d in ("a", "b")]
+    assert rows[0][0]["accuracy"] == rows[1][0]["accuracy"]  # the same network, the same plain shrink
+    summary = (tmp_path / "b" / "summary.md").read_text()
+    assert "distillation" in summary and "BatchNorm frozen" in summary and "moving mean" in summary
+    with pytest.raises(SystemExit, match="trained with"):  # other training settings: refused
+        script.main(base + ["--out", str(tmp_path / "c"), "--sgd-lr", "0.1"])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--reconstruct-intercept"])
+
+
+def test_refit_then_reestimate_recomputes_the_refit_models_batchnorm_statistics(script):
+    from tf_sfw._keras import keras
+
+    inputs = keras.Input((4,))
+    net = keras.Model(inputs, keras.layers.BatchNormalization(name="bn")(keras.layers.Dense(3, name="fc")(inputs)))
+    rng = np.random.default_rng(0)
+    batches = [(rng.normal(size=(16, 4)).astype("float32") + 2.0, np.zeros(16)) for _ in range(3)]
+    seen = []
+    run = script.refit_then_reestimate(lambda model, shrunk, plan: seen.append(plan) or shrunk, batches)
+    assert run(None, net, {"fc": [0]}) is net and seen == [{"fc": [0]}]
+    fc = net.get_layer("fc")
+    expected = np.mean([(x @ fc.kernel.numpy() + fc.bias.numpy()).mean(0) for x, _ in batches], axis=0)
+    np.testing.assert_allclose(net.get_layer("bn").moving_mean.numpy(), expected, rtol=1e-5, atol=1e-5)

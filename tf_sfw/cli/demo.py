@@ -87,7 +87,7 @@ def add_parser(subparsers):
                         help="SGD learning rate, momentum 0.9")
     parser.add_argument("--seed", type=int_type("--seed", minimum=0), default=0, help="seed of the initial weights and data order")
     parser.add_argument("--sparsities", default=DEFAULT_SPARSITIES, help="comma-separated sparsities of the sweep")
-    add_reconstruct_argument(parser, "also sweep with (--keras 2 only)", default=1024)
+    add_reconstruct_argument(parser, "also sweep with", default=1024)
     parser.add_argument("--export-sparsity", default="0.9", help="sparsity of the exported SFW model, in [0, 1)")
     parser.add_argument("--export-dir", default=os.path.join("saved_models", "mnist_cnn_sfw_pruned90"), help="export folder")
     parser.add_argument("--no-export", action="store_true", help="do not export the pruned SFW model")

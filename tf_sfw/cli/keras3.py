@@ -232,6 +232,10 @@ def run_demo(args, demo):
         models[name], history, train_seconds[name] = training.fit(config, x_train, y_train, name=f"mnist_cnn_{name}")
         histories[name] = {k: [float(v) for v in vs] for k, vs in history.history.items()}
         results[name] = pruning.sweep(models[name], x_eval, y_eval, sparsities, batch_size=500)
+    calibration = training.scale_images(calibration_images(args, x_train)) if args.reconstruct else None
+    for name in ("sgd", "sfw") if args.reconstruct else ():
+        results[f"{name}+refit"] = pruning.reconstruction_sweep(models[name], x_eval, y_eval, sparsities, calibration,
+                                                                batch_size=500)
     os.makedirs(out, exist_ok=True)
     for name, model in models.items():  # dense trained models, without optimizer state
         copy = keras.models.clone_model(model)
@@ -242,17 +246,19 @@ def run_demo(args, demo):
         "seed": args.seed, "train_examples": int(len(y_train)), "keras": 3, "backend": backend,
         "runs": {name: demo._optimizer_settings(name, args) for name in ("sgd", "sfw")},
     })
-    table = demo.format_table(sparsities, results["sgd"], results["sfw"])
+    refit = (results["sgd+refit"], results["sfw+refit"]) if args.reconstruct else None
+    table = demo.format_table(sparsities, results["sgd"], results["sfw"], refit)
     print()
     print(f"MNIST CNN, {args.epochs} epoch(s), {len(y_train)} train / {len(y_test)} test examples, Keras 3 on "
           f"{backend}; global magnitude pruning of conv/dense kernels, no retraining"
-          + ("; no refit columns here (the tf_keras demo has them; from Python: tf_sfw.keras3.pruning.reconstruct)"
-             if args.reconstruct else ""))
+          + (f" (refit: kept weights refit by least squares on {args.reconstruct} training images)" if refit else ""))
     print(table)
-    pruning.write_sweep_csv({"sgd": results["sgd"], "sfw": results["sfw"]}, os.path.join(out, "demo.csv"))
+    pruning.write_sweep_csv(results, os.path.join(out, "demo.csv"))
     labels = {"sgd": f"SGD (lr {args.sgd_lr:g}, momentum 0.9, recipe schedule)",
-              "sfw": "SFW (tf_sfw.keras3.recipe: K-support ball, K annealing, lr 1, momentum 0.9)"}
-    pruning.plot_sweep({labels[k]: results[k] for k in ("sgd", "sfw")}, os.path.join(out, "demo.png"),
+              "sfw": "SFW (tf_sfw.keras3.recipe: K-support ball, K annealing, lr 1, momentum 0.9)",
+              "sgd+refit": "SGD, kept weights refit (least squares)",
+              "sfw+refit": "SFW, kept weights refit (least squares)"}
+    pruning.plot_sweep({labels[k]: rows for k, rows in results.items()}, os.path.join(out, "demo.png"),
                        title=f"MNIST CNN (Keras 3, {backend}), {args.epochs} epoch(s): one-shot global magnitude "
                        "pruning, no retraining")
     summary = {
@@ -262,23 +268,28 @@ def run_demo(args, demo):
             "train_examples": int(len(y_train)), "test_examples": int(len(y_test)),
             "sgd": demo._optimizer_settings("sgd", args), "sfw": demo._optimizer_settings("sfw", args),
             "pruning": "global magnitude, conv/dense kernels, no retraining",
+            "reconstruct": args.reconstruct,
         },
         "train_seconds": train_seconds,
         "train_history": histories,
         "sweep": results,
     }
     if not args.no_export:
-        model = models["sfw"]
-        pruning.apply_masks(model, pruning.magnitude_masks(model, export_sparsity))
+        model, masks = models["sfw"], pruning.magnitude_masks(models["sfw"], export_sparsity)
+        if args.reconstruct:  # the refit model, the better one at the same zeros
+            pruning.reconstruct(model, masks, calibration)
+        else:
+            pruning.apply_masks(model, masks)
         paths = pruning.export_model(model, args.export_dir, config={"dataset": demo.DATASET, "model": "mnist_cnn",
                                                                     "sparsity": export_sparsity})
         x = x_eval[:256]
         reloaded = pruning.load_keras_model(paths["keras"])
         diff = float(np.max(np.abs(reloaded.predict(x, verbose=0) - model.predict(x, verbose=0))))
         loss, accuracy = pruning.evaluate_classifier(reloaded, x_eval, y_eval, batch_size=500)
-        summary["export"] = {"paths": paths, "sparsity": export_sparsity, "reloaded_accuracy": accuracy,
-                             "max_abs_prediction_diff_after_reload": diff}
-        print(f"exported the SFW model pruned to {100 * export_sparsity:g}% to {paths['directory']} "
+        summary["export"] = {"paths": paths, "sparsity": export_sparsity, "refit": bool(args.reconstruct),
+                             "reloaded_accuracy": accuracy, "max_abs_prediction_diff_after_reload": diff}
+        print(f"exported the SFW model pruned to {100 * export_sparsity:g}%{' and refit' if args.reconstruct else ''} "
+              f"to {paths['directory']} "
               f"({', '.join(k for k in ('keras', 'saved_model') if k in paths)}); the reloaded model.keras has "
               f"test accuracy {100 * accuracy:.2f}%, predictions at most {diff:.2e} from the pruned model's")
     summary["total_seconds"] = time.perf_counter() - t0

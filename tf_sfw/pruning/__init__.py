@@ -69,6 +69,9 @@ _NAMES = {
     "activation_masks": ("tf_sfw.pruning.activation", "activation_masks"),
     "activation_scores": ("tf_sfw.pruning.activation", "activation_scores"),
     "reestimate_batchnorm": ("tf_sfw.pruning.batchnorm", "reestimate_batchnorm"),
+    "fine_tune_shrunk": ("tf_sfw.pruning.shrunk_fine_tune", "fine_tune_shrunk"),
+    "fine_tune_batches": ("tf_sfw.pruning.shrunk_fine_tune", "fine_tune_batches"),
+    "refit_shrunk": ("tf_sfw.pruning.reconstruction", "refit_shrunk"),
     "gmp_schedule": ("tf_sfw.pruning.gmp", "gmp_schedule"),
     "gmp_train": ("tf_sfw.pruning.gmp", "gmp_train"),
 }

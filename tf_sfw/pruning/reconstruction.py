@@ -40,6 +40,7 @@ from tf_sfw.pruning.layer_inputs import check_supported, kernel_layer
 from tf_sfw.pruning.magnitude import magnitude_masks
 from tf_sfw.pruning.masks import apply_masks, is_pruned, prunable_weights, strip
 from tf_sfw.pruning.shrink import kept_output_channels
+from tf_sfw.pruning.structured import ChannelGraph
 from tf_sfw.pruning.sweep import count_nonzero, evaluate_classifier
 
 __all__ = ["reconstruct", "reconstruction_sweep", "refit_shrunk"]
@@ -49,14 +50,20 @@ def _to_numpy(value):
     return value.numpy()
 
 
-def _refit(model, net, name, columns, mask, x, damping, batch_size, max_unknowns):
-    """Refits layer ``name`` of ``net`` to ``model``'s layer ``name`` (its outputs ``columns``)."""
+def _refit(model, net, name, columns, mask, x, damping, batch_size, max_unknowns, batchnorm=None):
+    """Refits layer ``name`` of ``net`` to ``model``'s layer ``name`` (its outputs ``columns``);
+    with ``batchnorm`` (the BatchNormalization layer of ``net`` that alone reads a bias-free
+    layer) also an intercept, subtracted from that layer's moving mean."""
     dense_layer, layer = kernel_layer(model, name), kernel_layer(net, name)
     dense_probe, net_probe = refit.probe(keras, model, dense_layer), refit.probe(keras, net, layer)
     dense_bias = dense_layer.bias.numpy() if getattr(dense_layer, "use_bias", False) else None
-    refit.refit_layer(layer, (dense_layer.kernel.numpy(), dense_bias), columns, mask,
-                      lambda batch: dense_probe(batch, training=False), lambda batch: net_probe(batch, training=False),
-                      x, damping, batch_size, max_unknowns, _to_numpy)
+    intercept = refit.refit_layer(layer, (dense_layer.kernel.numpy(), dense_bias), columns, mask,
+                                  lambda batch: dense_probe(batch, training=False),
+                                  lambda batch: net_probe(batch, training=False),
+                                  x, damping, batch_size, max_unknowns, _to_numpy, intercept=batchnorm is not None)
+    if intercept is not None:  # BN(z + b) with mean mu is BN(z) with mean mu - b
+        mean = batchnorm.moving_mean.numpy()
+        batchnorm.moving_mean.assign((mean - intercept).astype(mean.dtype))
 
 
 def _check_arguments(model, masks, calibration_x, damping, batch_size):
@@ -93,7 +100,8 @@ def reconstruct(model, masks, calibration_x, damping=0.01, batch_size=128, max_u
     return pruned
 
 
-def refit_shrunk(model, shrunk, plan, calibration_x, damping=0.01, batch_size=128, max_unknowns=2048):
+def refit_shrunk(model, shrunk, plan, calibration_x, damping=0.01, batch_size=128, max_unknowns=2048,
+                 intercept=False):
     r"""Structured pruning's reconstruction: a copy of ``shrunk`` whose Dense / Conv2D layers are
     refit, in model order, by least squares to ``model``'s outputs of the channels they kept.
 
@@ -106,6 +114,13 @@ def refit_shrunk(model, shrunk, plan, calibration_x, damping=0.01, batch_size=12
     Accelerating Very Deep Neural Networks") and ThiNet (Luo, Wu and Lin, ICCV 2017), with the
     channels chosen by the plan. A BatchNorm after a refit convolution then sees the
     statistics it was trained with.
+
+    With ``intercept=True`` a layer without a bias whose only consumer is a BatchNormalization
+    (the convolutions of a ResNet) is refit with a constant per output channel as well, and
+    the constant :math:`b` goes into that BatchNorm's moving mean, :math:`\mu \leftarrow \mu - b`
+    (exact: :math:`\gamma (z + b - \mu) / \sqrt{\sigma^2 + \epsilon} + \beta` is the BatchNorm of
+    :math:`z` with mean :math:`\mu - b`), so the refit can also restore the mean its removed
+    inputs carried. Without such a BatchNorm the layer is refit as without ``intercept``.
     """
     x = refit.check_calibration(calibration_x)
     validation.check_positive_number(damping, "damping")
@@ -115,8 +130,13 @@ def refit_shrunk(model, shrunk, plan, calibration_x, damping=0.01, batch_size=12
     refit_model.set_weights(shrunk.get_weights())
     for name in kept:
         check_supported(kernel_layer(refit_model, f"{name}/kernel"))
+    graph = ChannelGraph(refit_model) if intercept else None
     for name, columns in kept.items():
-        _refit(model, refit_model, name, columns, None, x, damping, batch_size, max_unknowns)
+        bn = None
+        if graph is not None and not getattr(refit_model.get_layer(name), "use_bias", False):
+            bn = graph.batchnorm_after(name)
+        bn = None if bn is None else refit_model.get_layer(bn)
+        _refit(model, refit_model, name, columns, None, x, damping, batch_size, max_unknowns, bn)
     return refit_model
 
 

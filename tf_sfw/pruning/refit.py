@@ -84,7 +84,7 @@ def _normal_equations(layer, dense_inputs, inputs, target_kernel, target_bias, f
 
 
 def refit_layer(layer, dense_weights, columns, mask, dense_inputs, inputs, x, damping, batch_size, max_unknowns,
-                to_numpy):
+                to_numpy, intercept=False):
     """Refits ``layer`` in place.
 
     Args:
@@ -97,12 +97,20 @@ def refit_layer(layer, dense_weights, columns, mask, dense_inputs, inputs, x, da
             the network being refit (NumPy batches in, anything ``np.asarray`` reads out).
         x, damping, batch_size, max_unknowns: Calibration inputs and solver settings.
         to_numpy: A variable of the flavour to a NumPy array.
+        intercept: For a layer without a bias: also fit a constant per output channel (the
+            ones column of the module docstring, prior 0) and return it, for the caller to
+            place elsewhere (e.g. into the moving mean of the BatchNorm that follows).
+
+    Returns:
+        The fitted intercept (NumPy, one per output channel) with ``intercept`` and a
+        bias-free layer; otherwise None.
     """
     shape = tuple(layer.kernel.shape)
     dense_kernel, dense_bias = dense_weights
     target_kernel = np.asarray(dense_kernel, np.float64).reshape(-1, dense_kernel.shape[-1])[:, columns]
     target_bias = None if dense_bias is None else np.asarray(dense_bias, np.float64)[columns]
-    fit_bias = bool(getattr(layer, "use_bias", False))
+    has_bias = bool(getattr(layer, "use_bias", False))
+    fit_bias = has_bias or bool(intercept)
     gram, target = _normal_equations(layer, dense_inputs, inputs, target_kernel, target_bias, fit_bias, x, batch_size)
     kernel = to_numpy(layer.kernel)
     prior = kernel.astype(np.float64).reshape(-1, shape[-1])
@@ -110,9 +118,11 @@ def refit_layer(layer, dense_weights, columns, mask, dense_inputs, inputs, x, da
     if mask is not None:  # the mask's zeros, and the weights that were zero already, stay zero
         keep = ((np.asarray(mask).reshape(prior.shape) != 0) & (prior != 0)).astype(np.float64)
     if fit_bias:
-        prior = np.concatenate([prior, to_numpy(layer.bias).astype(np.float64)[None, :]])
+        bias = to_numpy(layer.bias).astype(np.float64) if has_bias else np.zeros(shape[-1])
+        prior = np.concatenate([prior, bias[None, :]])
         keep = np.concatenate([keep, np.ones((1, shape[-1]))])
     beta = solve_masked_ridge(gram, target, keep, prior, damping, max_unknowns)
     layer.kernel.assign(beta[:prior.shape[0] - fit_bias].reshape(shape).astype(kernel.dtype))
-    if fit_bias:
+    if has_bias:
         layer.bias.assign(beta[-1].astype(kernel.dtype))
+    return beta[-1] if fit_bias and not has_bias else None

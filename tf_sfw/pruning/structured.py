@@ -302,7 +302,7 @@ class ChannelGraph:
     def _next_layers(self, layer):
         return [name for name, inbound in self.inputs.items() if layer in inbound]
 
-    def _batchnorm_after(self, layer):
+    def batchnorm_after(self, layer):
         """The BatchNormalization that is ``layer``'s only consumer, or None."""
         consumers = self._next_layers(layer)
         if len(consumers) == 1 and self.classes[consumers[0]] == "BatchNormalization":
@@ -311,7 +311,7 @@ class ChannelGraph:
 
     def _batchnorm_scale(self, weights, layer, score):
         """``|γ|`` (``"bn_gamma"``) or ``|γ| / √(σ² + ε)`` of the BatchNorm consuming ``layer``."""
-        bn = self._batchnorm_after(layer)
+        bn = self.batchnorm_after(layer)
         if bn is None:
             consumers = self._next_layers(layer)
             raise ValueError(
@@ -331,7 +331,7 @@ class ChannelGraph:
         total = np.zeros(self.sizes[root])
         for layer in layers:
             kernel = np.asarray(weights[layer][0], dtype=np.float64)
-            if self._batchnorm_after(layer) is not None:
+            if self.batchnorm_after(layer) is not None:
                 kernel = kernel * self._batchnorm_scale(weights, layer, "bn_scaled")
             rows = np.sum(kernel**2, axis=tuple(i for i in range(kernel.ndim) if i != kernel.ndim - 2))
             rms = np.asarray(input_rms[layer], dtype=np.float64)
