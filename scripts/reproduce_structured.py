@@ -525,7 +525,7 @@ def summary_markdown(args, rows, infos, total):
                   "sizes, latency and reload check use the refit model."]
     if args.ft_teacher or args.ft_freeze_bn:
         lines += ["", "Fine-tune: " + ", ".join(
-            ([f"targets = the dense model's predicted probabilities (distillation)"] if args.ft_teacher else [])
+            (["targets = the dense model's predicted probabilities (distillation)"] if args.ft_teacher else [])
             + (["BatchNorm frozen (inference mode, statistics and gamma/beta fixed)"] if args.ft_freeze_bn else []))
             + f"; SGD lr {args.ft_lr}, momentum 0.9."]
     if args.reconstruct_intercept:

@@ -40,6 +40,7 @@ __all__ = [
     "float_type",
     "int_type",
     "add_reconstruct_argument",
+    "add_retrain_arguments",
     "calibration_images",
     "check_reconstruct",
     "write_sweep_outputs",
@@ -278,6 +279,18 @@ def add_scope_arguments(parser):
     parser.add_argument("--include-bias", action="store_true", help="also prune biases")
     parser.add_argument("--include-batchnorm", action="store_true", help="also prune BatchNorm gamma/beta")
     parser.add_argument("--layers", default=None, help="comma-separated layer names to restrict pruning to (default: all layers)")
+
+
+def add_retrain_arguments(parser):
+    """``--retrain-lr``, ``--batch-size``, ``--seed``, ``--no-eval`` and ``--out`` of the commands
+    that prune a trained model and may fine-tune it (`prune`, `shrink`)."""
+    parser.add_argument("--retrain-lr", type=float_type("--retrain-lr", low=0.0, low_open=True), default=0.01,
+                        metavar="LR", help="SGD learning rate for fine-tuning, momentum 0.9")
+    parser.add_argument("--batch-size", type=int_type("--batch-size", minimum=1), default=128, metavar="N",
+                        help="batch size of fine-tuning (and of BatchNorm re-estimation)")
+    parser.add_argument("--seed", type=int_type("--seed", minimum=0), default=0, help="seed of the training-batch order")
+    parser.add_argument("--no-eval", action="store_true", help="skip evaluation (no data needed unless a step needs it)")
+    parser.add_argument("--out", required=True, help="output folder (created)")
 
 
 def add_reconstruct_argument(parser, what, default=0):

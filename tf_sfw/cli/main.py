@@ -21,6 +21,7 @@ COMMANDS = {
     "train": "train",
     "prune": "prune",
     "sweep": "sweep",
+    "shrink": "shrink",
     "demo": "demo",
 }
 

@@ -26,6 +26,7 @@ from tf_sfw.cli._common import (
     add_data_arguments,
     add_keras_arguments,
     add_reconstruct_argument,
+    add_retrain_arguments,
     add_scope_arguments,
     calibration_images,
     check_model_input,
@@ -33,7 +34,6 @@ from tf_sfw.cli._common import (
     check_reconstruct,
     dataset_of_model,
     eval_dataset,
-    float_type,
     int_type,
     load_arrays_subset,
     load_model_argument,
@@ -65,17 +65,12 @@ def add_parser(subparsers):
                         help="fraction of counted weights to set to zero, in [0, 1), or a percentage such as 90%%")
     parser.add_argument("--retrain-epochs", type=int_type("--retrain-epochs", minimum=0), default=0, metavar="N",
                         help="fine-tuning epochs with the mask fixed")
-    parser.add_argument("--retrain-lr", type=float_type("--retrain-lr", low=0.0, low_open=True), default=0.01,
-                        metavar="LR", help="SGD learning rate for fine-tuning, momentum 0.9")
     add_reconstruct_argument(parser, "before any fine-tuning")
-    parser.add_argument("--batch-size", type=positive("--batch-size"), default=128, metavar="N", help="fine-tuning batch size")
     parser.add_argument("--train-examples", type=positive("--train-examples"), default=None, metavar="N",
                         help="fine-tune on the first N training examples only (default: all)")
-    parser.add_argument("--seed", type=int_type("--seed", minimum=0), default=0, help="seed of the fine-tuning data order")
-    parser.add_argument("--no-eval", action="store_true", help="skip evaluation (no data needed unless fine-tuning)")
     parser.add_argument("--latency-batch", type=positive("--latency-batch"), default=256, metavar="N",
                         help="batch size for the latency measurement")
-    parser.add_argument("--out", required=True, help="output folder (created)")
+    add_retrain_arguments(parser)
     add_scope_arguments(parser)
     add_data_arguments(parser)
     add_keras_arguments(parser)
