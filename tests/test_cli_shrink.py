@@ -94,3 +94,14 @@ def test_default_calibration_sizes_take_the_whole_small_training_set(tmp_path, m
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["reconstruct"] == 300 and "refit_accuracy" in metrics  # default 2048, only 300 images here
     assert sum(metrics["widths"][k] for k in ("conv", "conv_1")) == 12  # a quarter of the 16 filters, globally
+
+
+def test_no_eval_with_kernel_scores_needs_no_data(tmp_path, model_path):
+    out = tmp_path / "noeval"
+    code = main(["shrink", "--model", model_path, "--fraction", "0.5", "--score", "kernel", "--reconstruct", "0",
+                 "--no-eval", "--dataset", "mnist", "--data-dir", str(tmp_path / "no-data-here"), "--out", str(out),
+                 "--latency-repeats", "1"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["widths"] == {"conv": 4, "conv_1": 4, "head": 10}
+    assert not any(key.endswith("_accuracy") for key in metrics) and "eval_examples" not in metrics
