@@ -277,6 +277,11 @@ def train_dataset(args, x, y, seed, epochs):
 TRAINING_SETTINGS = ("dataset", "model", "width", "epochs", "validation", "subset", "batch_size", "sgd_lr", "group_k_frac")
 
 
+def training_settings(args):
+    """The settings that define a trained network, as recorded beside it in ``--models-dir``."""
+    return {k: getattr(args, k) for k in TRAINING_SETTINGS}
+
+
 def saved_model_paths(args, run, seed):
     stem = os.path.join(args.models_dir, f"{run}_seed{seed}")
     return stem + ".weights.h5", stem + ".json"
@@ -291,7 +296,7 @@ def load_trained(args, run, seed, test_ds, log):
         return None
     with open(meta) as f:
         info = json.load(f)
-    settings = {k: getattr(args, k) for k in TRAINING_SETTINGS}
+    settings = training_settings(args)
     if info.get("settings") != settings:
         raise SystemExit(f"--models-dir {args.models_dir}: {os.path.basename(meta)} was trained with "
                          f"{info.get('settings')}, not {settings}; use another directory.")
@@ -332,7 +337,7 @@ def train(args, run, seed, train_arrays, test_ds, log):
         weights, meta = saved_model_paths(args, run, seed)
         model.save_weights(weights)
         with open(meta, "w") as f:
-            json.dump({**info, "settings": {k: getattr(args, k) for k in TRAINING_SETTINGS}}, f, indent=1)
+            json.dump({**info, "settings": training_settings(args)}, f, indent=1)
     return model, info
 
 
