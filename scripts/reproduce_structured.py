@@ -89,6 +89,9 @@ import sys
 import tempfile
 import time
 
+#: --score choices (tf_sfw.pruning.structured.SCORES; spelled out so that --help needs no TensorFlow).
+SCORES = ("kernel", "bn_gamma", "bn_scaled", "activation", "greedy_least_squares")
+CALIBRATED_SCORES = ("activation", "greedy_least_squares")
 RUNS = ("SGD", "SFW", "GroupSFW")
 NM_RUNS = ("SGD", "SFW", "NMSFW")
 NM_FIELDS = ("dataset", "model", "run", "seed", "n", "m", "train_steps", "dense_accuracy", "nm_accuracy", "delta_points",
@@ -144,13 +147,14 @@ def parse_args(argv=None):
                    help="Re-estimate the BatchNorm moving statistics of every shrunken model on BATCHES training "
                         "batches before fine-tuning (accuracy is recorded with and without: bn_accuracy / accuracy). "
                         "Default: 20 for models with BatchNorm (resnet18), 0 (off) otherwise.")
-    p.add_argument("--score", choices=("kernel", "bn_gamma", "bn_scaled", "activation"), default="kernel",
+    p.add_argument("--score", choices=SCORES, default="kernel",
                    help="Filter score (tf_sfw.pruning.structured.filter_scores): kernel norm (default), BatchNorm "
-                        "|gamma|, the norm of the BatchNorm-folded kernel |gamma|/sqrt(var+eps)*||W||, or "
-                        "'activation': each channel's input RMS in its consumers times their weights on it, "
+                        "|gamma|, the norm of the BatchNorm-folded kernel |gamma|/sqrt(var+eps)*||W||, "
+                        "'activation': each channel's input RMS in its consumers times their weights on it, or "
+                        "'greedy_least_squares': the order of greedy least-squares removal (layerwise only), both "
                         "measured on --score-calibration training images.")
     p.add_argument("--score-calibration", type=int, default=512, metavar="N",
-                   help="With --score activation: the first N training images. Default: 512.")
+                   help="With --score activation / greedy_least_squares: the first N training images. Default: 512.")
     p.add_argument("--compensate", choices=("zero", "mean"), default=None,
                    help="Carry a constant for each removed channel into its consumers' biases "
                         "(structured_sweep(compensate=...)): 'zero' its value with a zero kernel, 'mean' the same "
@@ -193,6 +197,9 @@ def parse_args(argv=None):
         p.error(f"--runs must be among {allowed}{' with --nm' if args.nm else ''}. Received: {args.runs}")
     if args.nm and not 1 <= args.nm[0] <= args.nm[1]:
         p.error(f"--nm N M needs 1 <= N <= M. Received: --nm {args.nm[0]} {args.nm[1]}")
+    if args.score == "greedy_least_squares" and args.mode == "global":
+        p.error("--score greedy_least_squares ranks channels within each layer and needs --mode layerwise. "
+                "Received: --mode global")
     if args.validation < 0 or args.score_calibration < 1:
         p.error(f"--validation must be >= 0 and --score-calibration >= 1. Received: --validation {args.validation} "
                 f"--score-calibration {args.score_calibration}")
@@ -418,7 +425,7 @@ def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
         if args.refit_reestimate_bn:
             refit = refit_then_reestimate(refit, calibration)
     t0 = time.time()
-    scored_on = x[: args.score_calibration].astype("float32") / 255.0 if args.score == "activation" else None
+    scored_on = x[: args.score_calibration].astype("float32") / 255.0 if args.score in CALIBRATED_SCORES else None
     rows = structured_sweep(model, args.fractions, mode=args.mode, data=test_ds, evaluate=evaluate,
                             reestimate_bn=calibration, compensate=args.compensate, score=args.score, refit=refit,
                             calibration_x=scored_on)
@@ -516,6 +523,9 @@ def summary_markdown(args, rows, infos, total):
     if args.score == "activation":
         lines += ["", f"Filters scored by --score activation (input RMS x consumer weights, on {args.score_calibration} "
                   "training images) instead of their kernel norm."]
+    elif args.score == "greedy_least_squares":
+        lines += ["", "Filters chosen by --score greedy_least_squares (greedy least-squares removal over the consumers' "
+                  f"input Gram matrices on {args.score_calibration} training images) instead of their kernel norm."]
     elif args.score != "kernel":
         lines += ["", f"Filters scored by --score {args.score} (BatchNorm-aware) instead of their kernel norm."]
     if args.validation:

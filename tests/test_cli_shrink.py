@@ -77,6 +77,7 @@ def test_nothing_removed_keeps_the_dense_predictions(tmp_path, model_path, data_
     (["--fraction", "0.5", "--distill"], 2, "--distill"),
     (["--fraction", "0.5", "--reconstruct", "100000"], 2, "--reconstruct"),
     (["--fraction", "0.5", "--score", "norm"], 2, "--score"),
+    (["--fraction", "0.5", "--score", "greedy_least_squares", "--mode", "global"], 2, "needs `--mode layerwise`"),
 ])
 def test_bad_arguments_name_the_flag(tmp_path, model_path, data_dir, capsys, extra, code, message):
     assert _run(tmp_path, model_path, data_dir, *extra)[0] == code
@@ -105,3 +106,20 @@ def test_no_eval_with_kernel_scores_needs_no_data(tmp_path, model_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["widths"] == {"conv": 4, "conv_1": 4, "head": 10}
     assert not any(key.endswith("_accuracy") for key in metrics) and "eval_examples" not in metrics
+
+
+def test_greedy_least_squares_channels_match_the_library_plan(tmp_path, model_path, data_dir):
+    code, out = _run(tmp_path, model_path, data_dir, "--fraction", "0.5", "--score", "greedy_least_squares",
+                     "--score-calibration", "64", "--reconstruct", "0")
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["score"] == "greedy_least_squares" and metrics["widths"] == {"conv": 4, "conv_1": 4, "head": 10}
+    from tf_sfw.pruning.export import load_keras_model
+    from tf_sfw.pruning.structured import filter_scores, structured_plan
+
+    model = load_keras_model(model_path)
+    images = np.load(f"{data_dir}/mnist.npz")["x_train"][:64, ..., None].astype(np.float32) / 255.0
+    plan = structured_plan(filter_scores(model, score="greedy_least_squares", calibration_x=images), 0.5, "layerwise")
+    exported = load_keras_model(str(out / "saved_model" / "model.keras"))
+    kernel = model.get_layer("conv").get_weights()[0][..., plan["conv"]]
+    np.testing.assert_array_equal(exported.get_layer("conv").get_weights()[0], kernel)

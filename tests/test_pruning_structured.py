@@ -316,7 +316,7 @@ def test_activation_score_arguments():
     x = np.zeros((2, 8, 8, 2), np.float32)
     with pytest.raises(ValueError, match="needs `calibration_x`"):
         filter_scores(plain_cnn(), score="activation")
-    with pytest.raises(ValueError, match="score='activation' only.*'kernel'"):
+    with pytest.raises(ValueError, match="score='activation' or 'greedy_least_squares' only.*'kernel'"):
         filter_scores(plain_cnn(), calibration_x=x)
     with pytest.raises(ValueError, match="L2 score.*'l1'"):
         filter_scores(plain_cnn(), norm="l1", score="activation", calibration_x=x)
@@ -325,3 +325,94 @@ def test_activation_score_arguments():
     graph = ChannelGraph(plain_cnn())
     with pytest.raises(ValueError, match="needs `input_rms`"):
         graph.filter_groups(graph.read_weights(), score="activation")
+
+
+def _im2col_gram(model, layer, x):
+    """``XᵀX`` of ``layer``'s input rows, im2col written out here with explicit loops (numpy reference)."""
+    values = keras.Model(model.inputs, model.get_layer(layer).input)(x, training=False).numpy().astype(np.float64)
+    lyr = model.get_layer(layer)
+    if isinstance(lyr, keras.layers.Dense):
+        rows = values.reshape(-1, values.shape[-1])
+    else:
+        (kh, kw), (sh, sw) = lyr.kernel_size, lyr.strides
+        if lyr.padding == "same":
+            out_h, out_w = -(-values.shape[1] // sh), -(-values.shape[2] // sw)
+            ph = max((out_h - 1) * sh + kh - values.shape[1], 0)
+            pw = max((out_w - 1) * sw + kw - values.shape[2], 0)
+            values = np.pad(values, [(0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)])
+        else:
+            out_h, out_w = (values.shape[1] - kh) // sh + 1, (values.shape[2] - kw) // sw + 1
+        rows = [values[n, i * sh:i * sh + kh, j * sw:j * sw + kw, :].ravel()
+                for n in range(values.shape[0]) for i in range(out_h) for j in range(out_w)]
+        rows = np.array(rows)
+    return rows.T @ rows
+
+
+@pytest.mark.parametrize("builder, consumers", [
+    (plain_cnn, {"c1": ["c2"], "c2": ["fc"], "fc": ["head"]}),
+    (residual, {"stem": ["a1", "b1", "b_sc"], "a1": ["a2"], "b1": ["b2"], "b2": ["head"]}),
+    (conv_bn_net, {"c1": ["c2"], "c2": ["head"]}),
+])
+@pytest.mark.parametrize("batch_size", [3, 128])
+def test_greedy_least_squares_scores_are_the_greedy_removal_ranks(builder, consumers, batch_size):
+    from tf_sfw.pruning.greedy_channels import greedy_removal_order
+    from tf_sfw.pruning.structured import consumer_input_grams
+
+    model = builder(seed=6)
+    x = np.random.default_rng(2).uniform(0, 1, (7, *model.input_shape[1:])).astype(np.float32)
+    graph = ChannelGraph(model)
+    if batch_size == 128:
+        groups = filter_scores(model, score="greedy_least_squares", calibration_x=x)
+    else:
+        groups = graph.filter_groups(graph.read_weights(), score="greedy_least_squares",
+                                     input_grams=consumer_input_grams(graph, x, batch_size=batch_size))
+    assert set(groups) == set(consumers)
+    for key, group in groups.items():
+        size = len(group.scores)
+        kernels = [_bn_folded(model, layer) for layer in consumers[key]]
+        order, _ = greedy_removal_order([_im2col_gram(model, layer, x) for layer in consumers[key]],
+                                        [k.reshape(-1, k.shape[-1]) for k in kernels], size)
+        np.testing.assert_array_equal(np.argsort(group.scores), order)
+        np.testing.assert_array_equal(np.sort(group.scores), np.arange(size))
+        plan = structured_plan(groups, 0.5, mode="layerwise")
+        np.testing.assert_array_equal(plan[key], np.sort(order[num_pruned(0.5, size):]))
+
+
+def test_greedy_least_squares_keeps_a_channel_that_carries_information_others_do_not():
+    """Two copies of a channel: the greedy choice drops a copy; the activation score keeps both copies
+    (they have the largest weights) and drops a channel nothing else can stand in for."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,), name="input")
+    hidden = keras.layers.Dense(4, name="h")
+    model = keras.Model(inp, keras.layers.Dense(3, name="head")(hidden(inp)))
+    w = np.random.default_rng(0).normal(size=(4, 4))
+    w[:, 3] = w[:, 0]  # channel 3 is a copy of channel 0
+    hidden.set_weights([w, np.zeros(4)])
+    head = np.random.default_rng(1).normal(size=(4, 3)) * np.array([[5.0], [1.0], [1.0], [5.0]])
+    model.get_layer("head").set_weights([head, np.zeros(3)])
+    x = np.random.default_rng(2).normal(size=(200, 4)).astype(np.float32)
+    greedy = structured_plan(filter_scores(model, score="greedy_least_squares", calibration_x=x), 0.25, "layerwise")
+    activation = structured_plan(filter_scores(model, score="activation", calibration_x=x), 0.25, "layerwise")
+    assert len(np.intersect1d(greedy["h"], [0, 3])) == 1 and 1 in greedy["h"] and 2 in greedy["h"]
+    assert set(activation["h"]) >= {0, 3}
+
+
+def test_greedy_least_squares_arguments():
+    from tf_sfw.pruning.shrink import structured_prune, structured_sweep
+    from tf_sfw.pruning.structured import consumer_input_grams
+
+    x = np.zeros((2, 8, 8, 2), np.float32)
+    with pytest.raises(ValueError, match="`score='greedy_least_squares'` needs `calibration_x`"):
+        filter_scores(plain_cnn(), score="greedy_least_squares")
+    with pytest.raises(ValueError, match="L2 score.*'l1'"):
+        filter_scores(plain_cnn(), norm="l1", score="greedy_least_squares", calibration_x=x)
+    graph = ChannelGraph(plain_cnn())
+    with pytest.raises(ValueError, match="needs `input_grams`"):
+        graph.filter_groups(graph.read_weights(), score="greedy_least_squares")
+    with pytest.raises(ValueError, match="layer 'c2' has 24 input features, more than max_features=20"):
+        consumer_input_grams(graph, x, max_features=20)
+    for call in (structured_prune, lambda *a, **k: structured_sweep(a[0], [a[1]], **k)):
+        with pytest.raises(ValueError, match="needs mode='layerwise'. Received: mode='global'"):
+            call(plain_cnn(), 0.5, mode="global", score="greedy_least_squares", calibration_x=x)
+    shrunk = structured_prune(plain_cnn(), 0.5, mode="layerwise", score="greedy_least_squares", calibration_x=x)
+    assert shrunk.get_layer("c1").kernel.shape[-1] == 3

@@ -33,7 +33,7 @@ def _fake_mnist(root, n_train=96, n_test=40):
      ["--runs", "NMSFW"], ["--widths-from", "x.csv"], ["--compensate", "bias"], ["--score", "gamma"],
      ["--validation", "-1"], ["--score-calibration", "0"], ["--validation", "10", "--test-subset", "5"],
      ["--reconstruct-intercept"], ["--model", "resnet18", "--refit-reestimate-bn"],
-     ["--reconstruct", "8", "--refit-reestimate-bn"]],
+     ["--reconstruct", "8", "--refit-reestimate-bn"], ["--score", "greedy_least_squares", "--mode", "global"]],
 )
 def test_bad_arguments_exit(script, argv):
     with pytest.raises(SystemExit):
@@ -185,18 +185,19 @@ def test_nm_mode_prunes_to_two_of_four_and_tfmot_accepts(script, tmp_path):
     assert "| NMSFW | 0 |" in summary and "m_by_n=(2, 4)" in summary
 
 
-def test_activation_score_on_validation_end_to_end(script, tmp_path):
+@pytest.mark.parametrize("score", ["activation", "greedy_least_squares"])
+def test_calibrated_score_on_validation_end_to_end(script, tmp_path, score):
     data_dir = _fake_mnist(tmp_path / "data")
     out = tmp_path / "out"
     argv = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "1", "--batch-size", "32", "--runs", "SGD",
             "--fractions", "0.5", "--latency-repeats", "1", "--reload-examples", "8", "--validation", "24",
-            "--score", "activation", "--score-calibration", "16"]
+            "--score", score, "--score-calibration", "16"]
     assert script.main(argv) == 0
     with open(out / "results.csv", newline="") as f:
         (row,) = list(csv.DictReader(f))
     assert json.loads(row["widths"]) == {"conv2d": 16, "conv2d_1": 32, "dense": 10}
     summary = (out / "summary.md").read_text()
-    assert "--score activation" in summary and "validation accuracy" in summary
+    assert f"--score {score}" in summary and "validation accuracy" in summary
     assert "72 train, 24 validation" in (out / "log.txt").read_text()
 
 

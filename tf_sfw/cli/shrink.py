@@ -8,7 +8,8 @@ Example::
 Structured one-shot pruning (`tf_sfw.pruning.structured` / `tf_sfw.pruning.shrink`): the channels
 of every prunable group are scored (``--score``: by default ``activation``, each channel's input
 RMS in the layers that read it times their weights on it, measured on ``--score-calibration``
-training images), ``--fraction`` of them removed (of every layer, ``--mode layerwise``, or with one
+training images; ``greedy_least_squares``: the order of greedy least-squares removal over the
+layers that read them, on the same images), ``--fraction`` of them removed (of every layer, ``--mode layerwise``, or with one
 global threshold), and a physically smaller functional model rebuilt (next layers' inputs,
 BatchNorm parameters, Flatten -> Dense rows and residual additions handled). Then, optionally:
 
@@ -51,7 +52,8 @@ from tf_sfw.cli._common import (
 
 __all__ = ["add_parser", "run"]
 
-SCORES = ("activation", "kernel", "bn_gamma", "bn_scaled")
+SCORES = ("activation", "greedy_least_squares", "kernel", "bn_gamma", "bn_scaled")
+CALIBRATED = ("activation", "greedy_least_squares")
 
 
 def add_parser(subparsers):
@@ -72,9 +74,9 @@ def add_parser(subparsers):
     parser.add_argument("--mode", choices=("layerwise", "global"), default="layerwise",
                         help="remove the fraction of every layer, or with one threshold over normalised scores")
     parser.add_argument("--score", choices=SCORES, default="activation",
-                        help="channel score (tf_sfw.pruning.filter_scores): 'activation' needs training images")
+                        help="channel score (tf_sfw.pruning.filter_scores): 'activation' and 'greedy_least_squares' (layerwise only) need training images")
     parser.add_argument("--score-calibration", type=positive("--score-calibration"), default=None, metavar="N",
-                        help="training images for --score activation (default: 512, or all when fewer)")
+                        help="training images for --score activation / greedy_least_squares (default: 512, or all when fewer)")
     parser.add_argument("--reconstruct", type=non_negative("--reconstruct"), default=None, metavar="N",
                         help="refit the smaller model by least squares on N training images (0: off; default: 2048, "
                         "or all when fewer)")
@@ -97,7 +99,7 @@ DEFAULT_IMAGES = {"score_calibration": 512, "reconstruct": 2048}
 
 
 def _needs_training_data(args):
-    return args.score == "activation" or args.reconstruct != 0 or args.reestimate_bn > 0 or args.retrain_steps > 0
+    return args.score in CALIBRATED or args.reconstruct != 0 or args.reestimate_bn > 0 or args.retrain_steps > 0
 
 
 def _check(args):
@@ -105,6 +107,9 @@ def _check(args):
     fraction = parse_sparsity(args.fraction, "--fraction")
     if args.distill and not args.retrain_steps:
         raise UsageError(f"`--distill` needs `--retrain-steps` > 0. Received: --retrain-steps={args.retrain_steps}")
+    if args.score == "greedy_least_squares" and args.mode == "global":
+        raise UsageError("`--score greedy_least_squares` ranks channels within each layer and needs `--mode layerwise`. "
+                         "Received: --mode global")
     return fraction
 
 
@@ -162,7 +167,7 @@ def _run(args):
             result[f"{key}_loss"], result[f"{key}_accuracy"] = evaluate_classifier(net, test_ds)
 
     evaluate("dense", model)
-    calibration = scaled(_training_images(args, x_train, "score_calibration")) if args.score == "activation" else None
+    calibration = scaled(_training_images(args, x_train, "score_calibration")) if args.score in CALIBRATED else None
     plan = structured_plan(filter_scores(model, score=args.score, calibration_x=calibration), fraction, args.mode)
     shrunk = shrink_model(model, plan)
     evaluate("shrunk", shrunk)

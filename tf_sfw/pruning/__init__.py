@@ -72,6 +72,7 @@ _NAMES = {
     "fine_tune_shrunk": ("tf_sfw.pruning.shrunk_fine_tune", "fine_tune_shrunk"),
     "fine_tune_batches": ("tf_sfw.pruning.shrunk_fine_tune", "fine_tune_batches"),
     "refit_shrunk": ("tf_sfw.pruning.reconstruction", "refit_shrunk"),
+    "greedy_removal_order": ("tf_sfw.pruning.greedy_channels", "greedy_removal_order"),
     "gmp_schedule": ("tf_sfw.pruning.gmp", "gmp_schedule"),
     "gmp_train": ("tf_sfw.pruning.gmp", "gmp_train"),
 }

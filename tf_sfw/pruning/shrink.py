@@ -72,7 +72,7 @@ from tf_sfw._keras import keras
 from tf_sfw.pruning.batchnorm import reestimate_batchnorm
 from tf_sfw.pruning.export import export_model
 from tf_sfw.pruning.metrics import relative_latency
-from tf_sfw.pruning.structured import MERGES, PRODUCERS, ChannelGraph, scored_groups, structured_plan
+from tf_sfw.pruning.structured import MERGES, PRODUCERS, ChannelGraph, check_score_mode, scored_groups, structured_plan
 from tf_sfw.pruning.sweep import evaluate_classifier
 
 __all__ = [
@@ -317,6 +317,7 @@ def structured_prune(
     ``compensate`` is as in :func:`shrink_model` (applied before any re-estimation).
     """
     compensate = _check_compensate(compensate)
+    check_score_mode(score, mode)
     graph = ChannelGraph(model)
     weights = graph.read_weights()
     plan = structured_plan(scored_groups(graph, weights, norm, score, calibration_x), fraction, mode, normalization)
@@ -413,6 +414,7 @@ def structured_sweep(
         ``flops`` (:func:`model_flops`), plus the evaluation entries.
     """
     compensate = _check_compensate(compensate)
+    check_score_mode(score, mode)
     graph = ChannelGraph(model)
     weights = graph.read_weights()
     groups = scored_groups(graph, weights, norm, score, calibration_x)

@@ -48,8 +48,16 @@ otherwise), so that consumers normalised to different scales are comparable. Thi
 channel-level sum of the Wanda criterion :math:`|W_{ij}|\,\|X_j\|_2` (Sun et al., ICLR 2024,
 "A Simple and Effective Pruning Approach for Large Language Models") over the consumers' weights;
 unlike a filter norm it is not divided out by the BatchNorm after the filter, and it sees the
-BatchNorm shift and the residual stream the channel carries. The data-driven channel selection of
-ThiNet (Luo, Wu and Lin, ICCV 2017) ranks channels by the same consumer-side effect, greedily.
+BatchNorm shift and the residual stream the channel carries.
+
+``score="greedy_least_squares"`` also asks the consumers, but lets the kept channels compensate:
+channels are removed one at a time, each time the one whose removal the consumers' least-squares
+refit (on their input Gram matrices :math:`X_L^\top X_L` over calibration inputs, kernels
+:math:`\hat W_L` as above) restores worst least, by the Optimal Brain Surgeon block formula
+(`tf_sfw.pruning.greedy_channels`; the greedy selection of ThiNet, Luo, Wu and Lin, ICCV 2017).
+A channel's score is its position in that order (0 = removed first), so the layer-wise plan at
+every fraction is the greedy choice; the ranks do not compare across groups, so global mode
+refuses this score (:func:`check_score_mode`).
 
 Selection. With ``n_g`` channels in group ``g`` and ``n = Σ_g n_g``:
 
@@ -74,20 +82,24 @@ import numpy as np
 
 from tf_sfw import selection
 from tf_sfw._keras import keras
+from tf_sfw.pruning.greedy_channels import greedy_removal_order
+from tf_sfw.pruning.layer_inputs import input_rows
 from tf_sfw.pruning.magnitude import num_pruned, validate_sparsity
 from tf_sfw.pruning.masks import is_pruned, strip
 from tf_sfw.pruning.refit import check_calibration
 from tf_sfw.validation import check_choice, check_positive_int
 
 __all__ = [
-    "ChannelGraph", "FilterGroup", "NORMS", "SCORES", "NORMALIZATIONS", "MODES", "consumer_input_rms", "filter_scores",
-    "scored_groups", "structured_plan",
+    "ChannelGraph", "FilterGroup", "NORMS", "SCORES", "CALIBRATED_SCORES", "NORMALIZATIONS", "MODES",
+    "check_score_mode", "consumer_input_grams", "consumer_input_rms", "filter_scores", "scored_groups", "structured_plan",
 ]  # fmt: skip
 
 #: Filter norms accepted by :func:`filter_scores`.
 NORMS = ("l2", "l1")
 #: Filter scores accepted by :func:`filter_scores`.
-SCORES = ("kernel", "bn_gamma", "bn_scaled", "activation")
+SCORES = ("kernel", "bn_gamma", "bn_scaled", "activation", "greedy_least_squares")
+#: Scores measured on calibration inputs.
+CALIBRATED_SCORES = ("activation", "greedy_least_squares")
 #: Score normalisations accepted by :func:`structured_plan` in global mode.
 NORMALIZATIONS = ("mean", "none")
 #: Selection modes accepted by :func:`structured_plan`.
@@ -322,38 +334,66 @@ class ChannelGraph:
         gamma = np.abs(values[0]) if cfg.get("scale", True) else np.ones_like(values[-1])
         return gamma if score == "bn_gamma" else gamma / np.sqrt(values[-1] + cfg.get("epsilon", 1e-3))
 
-    def _consumer_energy(self, weights, root, input_rms):
-        """``Σ_L Σ_p rms_L[p·C + c]² ‖Ŵ_L[..., p·C + c, :]‖²`` per channel ``c`` of space ``root``."""
+    def _scored_consumers(self, root, score):
         layers = self.consumers(root)
         if not layers:
-            raise ValueError(f"`score='activation'`: no Conv2D/Dense layer reads the channels of "
-                             f"{self.groups()[root][0]!r}, so they have no activation score.")
+            raise ValueError(f"`score={score!r}`: no Conv2D/Dense layer reads the channels of "
+                             f"{self.groups()[root][0]!r}, so they have no {score} score.")
+        return layers
+
+    def _consumer_kernel(self, weights, layer):
+        """``Ŵ_L``: ``layer``'s kernel (float64), every output column scaled by ``|γ| / √(σ² + ε)``
+        of the BatchNorm that is its only consumer (unscaled without one)."""
+        kernel = np.asarray(weights[layer][0], dtype=np.float64)
+        if self.batchnorm_after(layer) is not None:
+            kernel = kernel * self._batchnorm_scale(weights, layer, "bn_scaled")
+        return kernel
+
+    def _consumer_energy(self, weights, root, input_rms):
+        """``Σ_L Σ_p rms_L[p·C + c]² ‖Ŵ_L[..., p·C + c, :]‖²`` per channel ``c`` of space ``root``."""
         total = np.zeros(self.sizes[root])
-        for layer in layers:
-            kernel = np.asarray(weights[layer][0], dtype=np.float64)
-            if self.batchnorm_after(layer) is not None:
-                kernel = kernel * self._batchnorm_scale(weights, layer, "bn_scaled")
+        for layer in self._scored_consumers(root, "activation"):
+            kernel = self._consumer_kernel(weights, layer)
             rows = np.sum(kernel**2, axis=tuple(i for i in range(kernel.ndim) if i != kernel.ndim - 2))
             rms = np.asarray(input_rms[layer], dtype=np.float64)
             total += np.sum((rms**2 * rows).reshape(-1, self.sizes[root]), axis=0)
         return total
 
-    def filter_groups(self, weights, norm="l2", score="kernel", input_rms=None):
+    def _greedy_ranks(self, weights, root, input_grams, damping):
+        """Each channel's position in the greedy least-squares removal order of space ``root``."""
+        layers = self._scored_consumers(root, "greedy_least_squares")
+        kernels = [self._consumer_kernel(weights, layer) for layer in layers]
+        order, _ = greedy_removal_order([input_grams[layer] for layer in layers],
+                                        [k.reshape(-1, k.shape[-1]) for k in kernels], self.sizes[root], damping)
+        ranks = np.empty(order.size)
+        ranks[order] = np.arange(order.size)
+        return ranks
+
+    def filter_groups(self, weights, norm="l2", score="kernel", input_rms=None, input_grams=None, damping=0.01):
         """``{first layer: FilterGroup}`` with the channel scores of every prunable group.
 
         ``input_rms`` (``score="activation"`` only): ``{layer: RMS of each feature of its input}``
-        for the Conv2D/Dense layers (see :func:`consumer_input_rms`).
+        for the Conv2D/Dense layers (see :func:`consumer_input_rms`). ``input_grams``
+        (``score="greedy_least_squares"`` only): ``{layer: X^T X of its input rows}`` (see
+        :func:`consumer_input_grams`), ``damping`` as in
+        `tf_sfw.pruning.greedy_channels.greedy_removal_order`.
         """
         check_choice(norm, "norm", NORMS)
         check_choice(score, "score", SCORES)
-        if score == "activation" and norm != "l2":
-            raise ValueError(f"`score='activation'` is an L2 score. Received: norm={norm!r}")
+        if score in CALIBRATED_SCORES and norm != "l2":
+            raise ValueError(f"`score={score!r}` is an L2 score. Received: norm={norm!r}")
         if score == "activation" and not hasattr(input_rms, "items"):
             raise ValueError(f"`score='activation'` needs `input_rms` (see consumer_input_rms). Received: {input_rms!r:.100}")
+        if score == "greedy_least_squares" and not hasattr(input_grams, "items"):
+            raise ValueError("`score='greedy_least_squares'` needs `input_grams` (see consumer_input_grams). "
+                             f"Received: {input_grams!r:.100}")
         out = {}
         for root, layers in self.groups().items():
             if score == "activation":
                 out[layers[0]] = FilterGroup(tuple(layers), np.sqrt(self._consumer_energy(weights, root, input_rms)))
+                continue
+            if score == "greedy_least_squares":
+                out[layers[0]] = FilterGroup(tuple(layers), self._greedy_ranks(weights, root, input_grams, damping))
                 continue
             total = 0.0
             for layer in layers:
@@ -370,9 +410,9 @@ class ChannelGraph:
         return out
 
 
-def consumer_input_rms(graph, calibration_x, batch_size=128):
-    """``{layer: RMS over examples and positions of every feature of its input}`` for the
-    Conv2D/Dense layers of ``graph.model`` that read a prunable channel space (inference mode)."""
+def _consumer_inputs(graph, calibration_x, batch_size):
+    """``(layers, batches)``: the Conv2D/Dense layers of ``graph.model`` that read a prunable
+    channel space (model order) and, per calibration batch, their inputs (inference mode)."""
     x = check_calibration(calibration_x)
     check_positive_int(batch_size, "batch_size")
     layers = [layer for root in graph.groups() for layer in graph.consumers(root)]
@@ -380,26 +420,70 @@ def consumer_input_rms(graph, calibration_x, batch_size=128):
     model = graph.model
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     net = keras.Model(inputs, [model.get_layer(layer).input for layer in layers])  # one forward pass for all
+
+    def batches():
+        for start in range(0, x.shape[0], batch_size):
+            outputs = net(x[start:start + batch_size], training=False)
+            yield [np.asarray(v, dtype=np.float64) for v in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+    return layers, batches()
+
+
+def consumer_input_rms(graph, calibration_x, batch_size=128):
+    """``{layer: RMS over examples and positions of every feature of its input}`` for the
+    Conv2D/Dense layers of ``graph.model`` that read a prunable channel space (inference mode)."""
+    layers, batches = _consumer_inputs(graph, calibration_x, batch_size)
     sums, counts = [0.0] * len(layers), [0] * len(layers)
-    for start in range(0, x.shape[0], batch_size):
-        outputs = net(x[start:start + batch_size], training=False)
-        for i, value in enumerate(outputs if isinstance(outputs, (list, tuple)) else [outputs]):
-            value = np.asarray(value, dtype=np.float64)
+    for values in batches:
+        for i, value in enumerate(values):
             value = value.reshape(-1, value.shape[-1])
             sums[i] = sums[i] + np.sum(value**2, axis=0)
             counts[i] += value.shape[0]
     return {layer: np.sqrt(total / count) for layer, total, count in zip(layers, sums, counts)}
 
 
-def scored_groups(graph, weights, norm="l2", score="kernel", calibration_x=None):
-    """:meth:`ChannelGraph.filter_groups`, with the consumers' input RMS measured on
-    ``calibration_x`` for ``score="activation"`` (which needs it; other scores refuse it)."""
-    if score == "activation" and calibration_x is None:
-        raise ValueError("`score='activation'` needs `calibration_x` (e.g. 512 training inputs). Received: None")
-    if score != "activation" and calibration_x is not None:
-        raise ValueError(f"`calibration_x` is used by score='activation' only. Received: score={score!r}")
-    rms = None if calibration_x is None else consumer_input_rms(graph, calibration_x)
-    return graph.filter_groups(weights, norm, score, rms)
+def consumer_input_grams(graph, calibration_x, batch_size=128, max_features=4096):
+    """``{layer: X^T X}`` (float64) of the input rows (`tf_sfw.pruning.layer_inputs.input_rows`:
+    im2col patches for Conv2D) of every Conv2D/Dense layer of ``graph.model`` that reads a
+    prunable channel space, summed over ``calibration_x`` (inference mode). ValueError for a
+    layer with more than ``max_features`` input features (the matrix would need
+    ``8·max_features²`` bytes)."""
+    check_positive_int(max_features, "max_features")
+    for root in graph.groups():
+        for layer in graph.consumers(root):
+            features = int(np.prod(graph.model.get_layer(layer).get_weights()[0].shape[:-1]))
+            if features > max_features:
+                raise ValueError(f"`score='greedy_least_squares'`: layer {layer!r} has {features} input features, more "
+                                 f"than max_features={max_features} (its Gram matrix would be {features}x{features}).")
+    layers, batches = _consumer_inputs(graph, calibration_x, batch_size)
+    grams = [0.0] * len(layers)
+    for values in batches:
+        for i, (layer, value) in enumerate(zip(layers, values)):
+            rows = input_rows(graph.model.get_layer(layer), value).astype(np.float64)
+            grams[i] = grams[i] + rows.T @ rows
+    return dict(zip(layers, grams))
+
+
+def scored_groups(graph, weights, norm="l2", score="kernel", calibration_x=None, damping=0.01):
+    """:meth:`ChannelGraph.filter_groups`, with the consumers' input statistics measured on
+    ``calibration_x`` for ``score="activation"`` (input RMS) and ``score="greedy_least_squares"``
+    (input Gram matrices), which need it; other scores refuse it."""
+    if score in CALIBRATED_SCORES and calibration_x is None:
+        raise ValueError(f"`score={score!r}` needs `calibration_x` (e.g. 512 training inputs). Received: None")
+    if score not in CALIBRATED_SCORES and calibration_x is not None:
+        raise ValueError(f"`calibration_x` is used by score='activation' or 'greedy_least_squares' only. "
+                         f"Received: score={score!r}")
+    rms = consumer_input_rms(graph, calibration_x) if score == "activation" else None
+    grams = consumer_input_grams(graph, calibration_x) if score == "greedy_least_squares" else None
+    return graph.filter_groups(weights, norm, score, rms, grams, damping)
+
+
+def check_score_mode(score, mode):
+    """ValueError for ``score="greedy_least_squares"`` with ``mode="global"``: its scores are
+    ranks within each group, which do not compare across groups."""
+    if score == "greedy_least_squares" and mode == "global":
+        raise ValueError("`score='greedy_least_squares'` ranks the channels within each group, so it needs "
+                         "mode='layerwise'. Received: mode='global'")
 
 
 def filter_scores(model, norm="l2", score="kernel", calibration_x=None):
@@ -408,10 +492,11 @@ def filter_scores(model, norm="l2", score="kernel", calibration_x=None):
     Args:
         model: A functional or Sequential tf_keras model (pruning wrappers are stripped).
         norm: ``"l2"`` or ``"l1"``: the filter norm (of all kernels of a group together).
-        score: ``"kernel"`` (filter norm), ``"bn_gamma"``, ``"bn_scaled"`` or ``"activation"``
-            (see the module docstring; the BatchNorm scores need a BatchNorm right after every
-            scored layer, ``"activation"`` needs ``calibration_x`` and ``norm="l2"``).
-        calibration_x: Inputs (e.g. a few hundred training images) for ``score="activation"``.
+        score: ``"kernel"`` (filter norm), ``"bn_gamma"``, ``"bn_scaled"``, ``"activation"`` or
+            ``"greedy_least_squares"`` (see the module docstring; the BatchNorm scores need a
+            BatchNorm right after every scored layer, the last two need ``calibration_x`` and
+            ``norm="l2"``; ``"greedy_least_squares"`` gives ranks, for layer-wise plans only).
+        calibration_x: Inputs (e.g. a few hundred training images) for the calibrated scores.
 
     Returns:
         Ordered ``{key: FilterGroup(layers, scores)}``; ``key`` is the first layer of the
