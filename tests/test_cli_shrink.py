@@ -52,6 +52,7 @@ def test_half_of_every_layer_removed_refit_fine_tuned_and_exported(tmp_path, mod
     for stage in ("dense", "shrunk", "refit", "bn", "retrained"):
         assert 0.0 <= metrics[f"{stage}_accuracy"] <= 1.0
     assert metrics["bn_batches"] == 2 and metrics["distill"] is True and metrics["retrain_steps"] == 3
+    assert metrics["score"] == "greedy_least_squares"  # the default score of --mode layerwise
     # 3·3·1·4 + 4·2 (BN gamma, beta; moving statistics are not trainable but counted) + 3·3·4·4 + 4 + 6·6·4·10 + 10
     assert metrics["params"] == 36 + 16 + 144 + 4 + 1440 + 10
     assert metrics["params_ratio"] < 0.55 and metrics["flops_ratio"] < 0.55
@@ -95,6 +96,7 @@ def test_default_calibration_sizes_take_the_whole_small_training_set(tmp_path, m
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["reconstruct"] == 300 and "refit_accuracy" in metrics  # default 2048, only 300 images here
     assert sum(metrics["widths"][k] for k in ("conv", "conv_1")) == 12  # a quarter of the 16 filters, globally
+    assert metrics["score"] == "activation"  # the default score of --mode global
 
 
 def test_no_eval_with_kernel_scores_needs_no_data(tmp_path, model_path):
