@@ -83,26 +83,30 @@ def greedy_removal_order(grams, kernels, channels, damping=0.01):
     """
     channels = validation.check_positive_int(channels, "channels")
     damping = validation.check_positive_number(damping, "damping")
-    state = [[_inverse(gram, damping), kernel.copy(), np.arange(gram.shape[0]) % channels]
-             for gram, kernel in _check(grams, kernels, channels)]
+    state = []
+    for gram, kernel in _check(grams, kernels, channels):
+        rows = np.argsort(np.arange(gram.shape[0]) % channels, kind="stable").reshape(channels, -1)  # channel -> rows
+        state.append((_inverse(gram, damping), kernel.copy(), rows))
     alive = np.arange(channels)
     order, costs = [], []
     while alive.size > 1:
         total = np.zeros(alive.size)
-        for inverse, kernel, owner in state:
-            rows = np.argsort(owner, kind="stable").reshape(alive.size, -1)  # (channel, its rows), channels ascending
-            blocks = inverse[rows[:, :, None], rows[:, None, :]]
-            weights = kernel[rows]
+        for inverse, kernel, rows in state:
+            blocks = inverse[rows[alive][:, :, None], rows[alive][:, None, :]]
+            weights = kernel[rows[alive]]
             total += np.einsum("nbm,nbm->n", weights, np.linalg.solve(blocks, weights))
         pick = int(selection.pruning_order(total)[0])  # least cost; among equal costs the higher index
         channel = int(alive[pick])
-        for item in state:
-            inverse, kernel, owner = item
-            rows, left = np.flatnonzero(owner == channel), owner != channel
-            block = np.linalg.inv(inverse[np.ix_(rows, rows)])
-            kernel = kernel - inverse[:, rows] @ (block @ kernel[rows])
-            inverse = inverse - inverse[:, rows] @ block @ inverse[rows, :]
-            item[0], item[1], item[2] = inverse[np.ix_(left, left)], kernel[left], owner[left]
+        for inverse, kernel, rows in state:
+            # The update zeroes the rows (and columns) of the removed channel, so the matrices keep their
+            # size: removed channels are never candidates again and their zeros do not enter later steps.
+            b = rows[channel]
+            block = np.linalg.inv(inverse[np.ix_(b, b)])
+            kernel -= inverse[:, b] @ (block @ kernel[b])
+            inverse -= inverse[:, b] @ (block @ inverse[b, :])
+            kernel[b] = 0.0
+            inverse[b, :] = 0.0
+            inverse[:, b] = 0.0
         order.append(channel)
         costs.append(float(total[pick]))
         alive = np.delete(alive, pick)

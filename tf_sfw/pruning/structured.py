@@ -424,7 +424,7 @@ def _consumer_inputs(graph, calibration_x, batch_size):
     def batches():
         for start in range(0, x.shape[0], batch_size):
             outputs = net(x[start:start + batch_size], training=False)
-            yield [np.asarray(v, dtype=np.float64) for v in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+            yield [np.asarray(v) for v in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
     return layers, batches()
 
@@ -436,31 +436,35 @@ def consumer_input_rms(graph, calibration_x, batch_size=128):
     sums, counts = [0.0] * len(layers), [0] * len(layers)
     for values in batches:
         for i, value in enumerate(values):
-            value = value.reshape(-1, value.shape[-1])
+            value = value.reshape(-1, value.shape[-1]).astype(np.float64)
             sums[i] = sums[i] + np.sum(value**2, axis=0)
             counts[i] += value.shape[0]
     return {layer: np.sqrt(total / count) for layer, total, count in zip(layers, sums, counts)}
 
 
-def consumer_input_grams(graph, calibration_x, batch_size=128, max_features=4096):
+def consumer_input_grams(graph, calibration_x, batch_size=32, max_features=8192, chunk_rows=8192):
     """``{layer: X^T X}`` (float64) of the input rows (`tf_sfw.pruning.layer_inputs.input_rows`:
     im2col patches for Conv2D) of every Conv2D/Dense layer of ``graph.model`` that reads a
     prunable channel space, summed over ``calibration_x`` (inference mode). ValueError for a
     layer with more than ``max_features`` input features (the matrix would need
-    ``8·max_features²`` bytes)."""
+    ``8·max_features²`` bytes). Rows are accumulated ``chunk_rows`` at a time in float64."""
     check_positive_int(max_features, "max_features")
+    check_positive_int(chunk_rows, "chunk_rows")
     for root in graph.groups():
         for layer in graph.consumers(root):
             features = int(np.prod(graph.model.get_layer(layer).get_weights()[0].shape[:-1]))
             if features > max_features:
                 raise ValueError(f"`score='greedy_least_squares'`: layer {layer!r} has {features} input features, more "
-                                 f"than max_features={max_features} (its Gram matrix would be {features}x{features}).")
+                                 f"than max_features={max_features} (its Gram matrix would be {features}x{features}); "
+                                 "score='activation' measures such layers without it.")
     layers, batches = _consumer_inputs(graph, calibration_x, batch_size)
     grams = [0.0] * len(layers)
     for values in batches:
         for i, (layer, value) in enumerate(zip(layers, values)):
-            rows = input_rows(graph.model.get_layer(layer), value).astype(np.float64)
-            grams[i] = grams[i] + rows.T @ rows
+            rows = input_rows(graph.model.get_layer(layer), value)
+            for start in range(0, rows.shape[0], chunk_rows):
+                chunk = rows[start:start + chunk_rows].astype(np.float64)
+                grams[i] = grams[i] + chunk.T @ chunk
     return dict(zip(layers, grams))
 
 
