@@ -349,6 +349,7 @@ def _im2col_gram(model, layer, x):
 
 
 @pytest.mark.parametrize("builder, consumers", [
+    (one_hidden, {"h": ["head"]}),
     (plain_cnn, {"c1": ["c2"], "c2": ["fc"], "fc": ["head"]}),
     (residual, {"stem": ["a1", "b1", "b_sc"], "a1": ["a2"], "b1": ["b2"], "b2": ["head"]}),
     (conv_bn_net, {"c1": ["c2"], "c2": ["head"]}),
@@ -416,3 +417,16 @@ def test_greedy_least_squares_arguments():
             call(plain_cnn(), 0.5, mode="global", score="greedy_least_squares", calibration_x=x)
     shrunk = structured_prune(plain_cnn(), 0.5, mode="layerwise", score="greedy_least_squares", calibration_x=x)
     assert shrunk.get_layer("c1").kernel.shape[-1] == 3
+
+
+@pytest.mark.parametrize("batch_size, chunk_rows", [(1, 1), (4, 7), (32, 8192)])
+def test_input_grams_do_not_depend_on_batching(batch_size, chunk_rows):
+    from tf_sfw.pruning.structured import consumer_input_grams
+
+    graph = ChannelGraph(residual(seed=3))
+    x = np.random.default_rng(4).uniform(0, 1, (9, 6, 6, 3)).astype(np.float32)
+    reference = {layer: _im2col_gram(graph.model, layer, x) for layer in ("a1", "a2", "b1", "b2", "b_sc", "head")}
+    grams = consumer_input_grams(graph, x, batch_size=batch_size, chunk_rows=chunk_rows)
+    assert set(grams) == set(reference)
+    for layer, gram in grams.items():
+        np.testing.assert_allclose(gram, reference[layer], rtol=1e-6, atol=1e-9)
