@@ -260,26 +260,37 @@ def one_hidden(seed=0):
     return keras.Model(inp, keras.layers.Dense(3, name="head")(keras.layers.Dense(4, activation="relu", name="h")(inp)))
 
 
-@pytest.mark.parametrize("builder, consumers", [
+#: Test nets and the consumers (Conv2D / Dense layers reading the channels) of each channel group.
+NETS_AND_CONSUMERS = [
     (one_hidden, {"h": ["head"]}),
     (plain_cnn, {"c1": ["c2"], "c2": ["fc"], "fc": ["head"]}),
     (residual, {"stem": ["a1", "b1", "b_sc"], "a1": ["a2"], "b1": ["b2"], "b2": ["head"]}),
     (conv_bn_net, {"c1": ["c2"], "c2": ["head"]}),
-])
+]
+
+
+def _calibrated_groups(model, score, x, batch_size):
+    """Scores through filter_scores (default batching) or through filter_groups with the statistics
+    measured at ``batch_size``, so both paths are tested."""
+    from tf_sfw.pruning.structured import consumer_input_grams, consumer_input_rms
+
+    if batch_size == 128:
+        return filter_scores(model, score=score, calibration_x=x)
+    graph = ChannelGraph(model)
+    if score == "activation":
+        return graph.filter_groups(graph.read_weights(), score=score,
+                                   input_rms=consumer_input_rms(graph, x, batch_size=batch_size))
+    return graph.filter_groups(graph.read_weights(), score=score,
+                               input_grams=consumer_input_grams(graph, x, batch_size=batch_size))
+
+
+@pytest.mark.parametrize("builder, consumers", NETS_AND_CONSUMERS)
 @pytest.mark.parametrize("batch_size", [3, 128])
 def test_activation_scores_match_numpy(builder, consumers, batch_size):
-    from tf_sfw.pruning.structured import ChannelGraph, scored_groups
-
     model = builder(seed=4)
     x = np.random.default_rng(0).uniform(0, 1, (10, *model.input_shape[1:])).astype(np.float32)
     graph = ChannelGraph(model)
-    if batch_size == 128:
-        groups = filter_scores(model, score="activation", calibration_x=x)
-    else:
-        from tf_sfw.pruning.structured import consumer_input_rms
-
-        groups = graph.filter_groups(graph.read_weights(), score="activation",
-                                     input_rms=consumer_input_rms(graph, x, batch_size=batch_size))
+    groups = _calibrated_groups(model, "activation", x, batch_size)
     assert set(groups) == set(consumers)
     for key, group in groups.items():
         size = len(group.scores)
@@ -348,25 +359,14 @@ def _im2col_gram(model, layer, x):
     return rows.T @ rows
 
 
-@pytest.mark.parametrize("builder, consumers", [
-    (one_hidden, {"h": ["head"]}),
-    (plain_cnn, {"c1": ["c2"], "c2": ["fc"], "fc": ["head"]}),
-    (residual, {"stem": ["a1", "b1", "b_sc"], "a1": ["a2"], "b1": ["b2"], "b2": ["head"]}),
-    (conv_bn_net, {"c1": ["c2"], "c2": ["head"]}),
-])
+@pytest.mark.parametrize("builder, consumers", NETS_AND_CONSUMERS)
 @pytest.mark.parametrize("batch_size", [3, 128])
 def test_greedy_least_squares_scores_are_the_greedy_removal_ranks(builder, consumers, batch_size):
     from tf_sfw.pruning.greedy_channels import greedy_removal_order
-    from tf_sfw.pruning.structured import consumer_input_grams
 
     model = builder(seed=6)
     x = np.random.default_rng(2).uniform(0, 1, (7, *model.input_shape[1:])).astype(np.float32)
-    graph = ChannelGraph(model)
-    if batch_size == 128:
-        groups = filter_scores(model, score="greedy_least_squares", calibration_x=x)
-    else:
-        groups = graph.filter_groups(graph.read_weights(), score="greedy_least_squares",
-                                     input_grams=consumer_input_grams(graph, x, batch_size=batch_size))
+    groups = _calibrated_groups(model, "greedy_least_squares", x, batch_size)
     assert set(groups) == set(consumers)
     for key, group in groups.items():
         size = len(group.scores)

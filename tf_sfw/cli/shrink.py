@@ -75,9 +75,9 @@ def add_parser(subparsers):
     parser.add_argument("--mode", choices=("layerwise", "global"), default="layerwise",
                         help="remove the fraction of every layer, or with one threshold over normalised scores")
     parser.add_argument("--score", choices=SCORES, default=None,
-                        help="channel score (tf_sfw.pruning.filter_scores; 'activation' and 'greedy_least_squares' need "
-                        "training images, 'greedy_least_squares' --mode layerwise). Default: greedy_least_squares with "
-                        "--mode layerwise, activation with --mode global")
+                        help="channel score (tf_sfw.pruning.filter_scores; 'activation' and "
+                        "'greedy_least_squares' need training images, 'greedy_least_squares' --mode layerwise). "
+                        "Default: greedy_least_squares with --mode layerwise, activation with --mode global")
     parser.add_argument("--score-calibration", type=positive("--score-calibration"), default=None, metavar="N",
                         help="training images for --score activation / greedy_least_squares (default: 512, or all "
                         "when fewer)")
@@ -116,8 +116,8 @@ def _check(args):
     if args.distill and not args.retrain_steps:
         raise UsageError(f"`--distill` needs `--retrain-steps` > 0. Received: --retrain-steps={args.retrain_steps}")
     if args.score == "greedy_least_squares" and args.mode == "global":
-        raise UsageError("`--score greedy_least_squares` ranks channels within each layer and needs `--mode layerwise`. "
-                         "Received: --mode global")
+        raise UsageError("`--score greedy_least_squares` ranks channels within each layer and needs "
+                         "`--mode layerwise`. Received: --mode global")
     return fraction
 
 

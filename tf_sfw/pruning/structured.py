@@ -91,7 +91,8 @@ from tf_sfw.validation import check_choice, check_positive_int
 
 __all__ = [
     "ChannelGraph", "FilterGroup", "NORMS", "SCORES", "CALIBRATED_SCORES", "NORMALIZATIONS", "MODES",
-    "check_score_mode", "consumer_input_grams", "consumer_input_rms", "filter_scores", "scored_groups", "structured_plan",
+    "check_score_mode", "consumer_input_grams", "consumer_input_rms", "filter_scores", "scored_groups",
+    "structured_plan",
 ]  # fmt: skip
 
 #: Filter norms accepted by :func:`filter_scores`.
