@@ -5,10 +5,11 @@ For one setting (data set, model) three networks are trained from the same initi
 on the same batches:
 
 * ``SGD``: SGD with momentum 0.9 (lr ``--sgd-lr``);
-* ``SFW``: `tf_sfw.SFW` with every variable in an (unstructured) K-sparse polytope,
-  ``KSparsePolytope(k=10, k_frac=0.05, mode="initialization", value=15)``, lr 1.0,
-  momentum 0.9, rescale "gradient" (the library defaults; Miao et al., ICLR 2022,
-  "Learning Pruning-Friendly Networks via Frank-Wolfe");
+* ``SFW``: `tf_sfw.SFW` (`tf_sfw.training.build_optimizer`) with the kernels in an (unstructured)
+  K-sparse polytope, ``KSparsePolytope(k=10, k_frac=0.05, mode="initialization", value=15)``, lr 1.0,
+  momentum 0.9, rescale "gradient" (Miao et al., ICLR 2022, "Learning Pruning-Friendly Networks via
+  Frank-Wolfe"); every other field is the library default of the day (since session 5: only kernels
+  constrained, biases by SGD at ``unconstrained_learning_rate`` 0.5; every variable constrained before);
 * ``GroupSFW``: the same optimizer with every variable in a group K-sparse polytope over
   its output filters / units, ``GroupKSparsePolytope(k_frac=0.25, mode="initialization",
   value=15)`` (Zimmer, Spiegel and Pokutta, "Compression-aware Training of Neural
@@ -267,7 +268,7 @@ def make_optimizer(args, run, model):
         return build_optimizer(model, {"optimizer": "sgd", "learning_rate": args.sgd_lr, "momentum": 0.9})
     sfw = {"optimizer": "sfw", "learning_rate": 1.0, "momentum": 0.9, "rescale": "gradient", "mode": "initialization",
            "value": 15.0}
-    if run == "SFW":  # the library defaults
+    if run == "SFW":  # k_sparse K=10 / 5 %, tau 15, lr 1; other fields (e.g. constrain="kernels") the library defaults
         return build_optimizer(model, {**sfw, "constraint": "k_sparse", "k": 10, "k_frac": 0.05})
     if run == "NMSFW":  # every variable in the N:M sparse polytope
         return build_optimizer(model, {**sfw, "constraint": "nm", "nm_n": args.nm[0], "nm_m": args.nm[1]})
