@@ -102,6 +102,7 @@ def test_outputs(reference):
     assert on_disk["epochs"] == 3 and len(on_disk["history"]["loss"]) == 3
     assert on_disk["history"]["lr"] == pytest.approx([1.0, 0.1, 0.1])
     assert on_disk["test_accuracy"] > 0.5  # learnable synthetic task, 36 SFW steps
+    assert on_disk["at_chance_level"] is False
     loaded = keras.models.load_model(out / "model.keras")
     x = ARRAYS[1][0][:16].astype("float32") / 255.0
     (model_weights) = [w.numpy() for w in loaded.weights]
@@ -120,6 +121,7 @@ def test_existing_backup_requires_resume(tmp_path):
         train(_config(epochs=1, backup_every=3, learning_rate=0.5), tmp_path, resume=True, arrays=ARRAYS)
 
 
+@pytest.mark.filterwarnings("ignore:The trained model's test accuracy")  # random images and labels: chance level
 def test_cifar10_files_end_to_end(tmp_path):
     """train() reading CIFAR-10 python batches from data_dir, with augmentation, simple_cnn."""
     import pickle
@@ -139,6 +141,25 @@ def test_cifar10_files_end_to_end(tmp_path):
     assert metrics["train_examples"] == 40 and metrics["test_examples"] == 8 and metrics["steps_per_epoch"] == 3
     assert metrics["config"]["augment"] is None and metrics["augment"] is True  # default: on for cifar10
     assert not (tmp_path / "out" / "model.keras").exists()
+
+
+def test_a_run_at_chance_level_warns_and_is_recorded(tmp_path):
+    """All-black images carry no information: every prediction is the same class, so on balanced test
+    labels the accuracy is exactly 1/10 whatever was learned."""
+    blank = lambda n: (np.zeros((n, 28, 28, 1), np.uint8), np.arange(n) % 10)  # noqa: E731
+    config = _config(optimizer="sgd", learning_rate=0.05, epochs=1, schedule="constant")
+    with pytest.warns(RuntimeWarning, match=r"test accuracy 0\.1000 is at chance level for 10 classes"):
+        _, metrics = train(config, tmp_path, arrays=(blank(64), blank(100)))
+    assert metrics["test_accuracy"] == pytest.approx(0.1) and metrics["at_chance_level"] is True
+    assert json.loads((tmp_path / "metrics.json").read_text())["at_chance_level"] is True
+
+
+@pytest.mark.parametrize("accuracy, classes, warns", [(0.15, 10, True), (0.1501, 10, False), (0.5, 2, True),
+                                                      (0.76, 2, False), (0.0, 100, True)])
+def test_chance_level_threshold(accuracy, classes, warns):
+    from tf_sfw.training.run import chance_level_warning
+
+    assert (chance_level_warning(accuracy, classes) is not None) is warns
 
 
 def test_sgd_baseline_runs(tmp_path):

@@ -233,6 +233,22 @@ def train(config, out, resume=False, arrays=None, strategy=None, extra_callbacks
         raise
 
 
+#: A final test accuracy at most this multiple of ``1 / num_classes`` counts as chance level.
+CHANCE_LEVEL_FACTOR = 1.5
+
+
+def chance_level_warning(accuracy, num_classes):
+    """The warning for a run whose test ``accuracy`` is at chance level (at most
+    ``CHANCE_LEVEL_FACTOR / num_classes``: the network predicts little more than one class), else None.
+    Such a run has not learned (e.g. every ReLU dead after a too-large first step) although its loss
+    stayed finite, so the divergence check did not stop it."""
+    if accuracy > CHANCE_LEVEL_FACTOR / num_classes:
+        return None
+    return (f"The trained model's test accuracy {accuracy:.4f} is at chance level for {num_classes} classes "
+            f"(1/{num_classes} = {1 / num_classes:.4f}): the network did not learn. Check the learning rate, the "
+            "constraint's radius and the data; metrics.json records at_chance_level=true.")
+
+
 def _run(config, out, data, initial_step, strategy, chief, extra_callbacks, save_model, start_time):
     train_ds, test_ds = make_datasets(config, data, initial_step)
     with strategy.scope():
@@ -264,6 +280,10 @@ def _run(config, out, data, initial_step, strategy, chief, extra_callbacks, save
         "config": config.to_dict(),
         "versions": {"tensorflow": tf.__version__, "tf_keras": keras.__version__},
     }
+    warning = chance_level_warning(float(test_accuracy), data.num_classes)
+    metrics["at_chance_level"] = warning is not None
+    if warning is not None:
+        warnings.warn(warning, RuntimeWarning, stacklevel=2)
     if chief:
         if save_model:
             model.save(out / "model.keras")
