@@ -38,6 +38,7 @@ def test_train_writes_the_run_files_and_config_names_backend(keras3_app):
     metrics = report["train_metrics"]
     assert metrics["train_examples"] == 256 and metrics["steps_per_epoch"] == 4 and metrics["test_examples"] == 10000
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and np.isfinite(metrics["test_loss"])
+    assert metrics["at_chance_level"] is (metrics["test_accuracy"] <= 0.15)  # the check of tf_sfw.training.chance_level
     assert report["train_config"]["backend"] == report["backend"] and report["train_config"]["keras"] == 3
     assert report["trained_optimizer"] == "SFW"  # model.keras reloads with tf_sfw.keras3.SFW
 

@@ -154,14 +154,6 @@ def test_a_run_at_chance_level_warns_and_is_recorded(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["at_chance_level"] is True
 
 
-@pytest.mark.parametrize("accuracy, classes, warns", [(0.15, 10, True), (0.1501, 10, False), (0.5, 2, True),
-                                                      (0.76, 2, False), (0.0, 100, True)])
-def test_chance_level_threshold(accuracy, classes, warns):
-    from tf_sfw.training.run import chance_level_warning
-
-    assert (chance_level_warning(accuracy, classes) is not None) is warns
-
-
 def test_sgd_baseline_runs(tmp_path):
     model, metrics = train(_config(optimizer="sgd", learning_rate=0.05, epochs=1, schedule="constant"), tmp_path, arrays=ARRAYS)
     assert type(model.optimizer).__name__ == "SGD"

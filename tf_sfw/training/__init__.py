@@ -10,7 +10,8 @@ Submodules: :mod:`~tf_sfw.training.config` (:class:`TrainConfig`; no TensorFlow 
 :mod:`~tf_sfw.training.builders` (optimizer, constraints, schedules, model and data from a
 config), :mod:`~tf_sfw.training.resume` (the resumable backup and run-state marker; every
 private tf_keras access of the package), :mod:`~tf_sfw.training.callbacks` (run history, CSV
-and TensorBoard logs, divergence detection), :mod:`~tf_sfw.training.errors` and
+and TensorBoard logs, divergence detection), :mod:`~tf_sfw.training.chance_level` (the finished run's chance-level
+check, shared with Keras 3), :mod:`~tf_sfw.training.errors` and
 :mod:`~tf_sfw.training.run` (:func:`train`). Names are imported lazily (PEP 562), so that
 ``from tf_sfw.training import TrainConfig`` or the errors do not import TensorFlow.
 """
@@ -26,6 +27,7 @@ _NAMES = {
     "resume": ("KillHook", "ResumableBackup", "StopAfterSteps", "random_generators", "read_backup_step",
                "run_status"),
     "callbacks": ("DivergenceGuard", "RunHistory"),
+    "chance_level": ("CHANCE_LEVEL_FACTOR", "chance_level_warning"),
     "run": ("train",),
 }
 _WHERE = {name: module for module, names in _NAMES.items() for name in names}

@@ -45,6 +45,7 @@ from tf_sfw.training.callbacks import (
     tensorboard_available,
     tensorboard_callback,
 )
+from tf_sfw.training.chance_level import chance_level_warning
 from tf_sfw.training.errors import (
     NothingToResumeError,
     OutputDirError,
@@ -231,22 +232,6 @@ def train(config, out, resume=False, arrays=None, strategy=None, extra_callbacks
         if chief:
             _on_failure(out, config, err)
         raise
-
-
-#: A final test accuracy at most this multiple of ``1 / num_classes`` counts as chance level.
-CHANCE_LEVEL_FACTOR = 1.5
-
-
-def chance_level_warning(accuracy, num_classes):
-    """The warning for a run whose test ``accuracy`` is at chance level (at most
-    ``CHANCE_LEVEL_FACTOR / num_classes``: the network predicts little more than one class), else None.
-    Such a run has not learned (e.g. every ReLU dead after a too-large first step) although its loss
-    stayed finite, so the divergence check did not stop it."""
-    if accuracy > CHANCE_LEVEL_FACTOR / num_classes:
-        return None
-    return (f"The trained model's test accuracy {accuracy:.4f} is at chance level for {num_classes} classes "
-            f"(1/{num_classes} = {1 / num_classes:.4f}): the network did not learn. Check the learning rate, the "
-            "constraint's radius and the data; metrics.json records at_chance_level=true.")
 
 
 def _run(config, out, data, initial_step, strategy, chief, extra_callbacks, save_model, start_time):
