@@ -20,13 +20,12 @@ import json
 import math
 import os
 import time
-import warnings
 
 import keras
 import numpy as np
 
 from tf_sfw import recipe_math
-from tf_sfw.training.chance_level import chance_level_warning
+from tf_sfw.training.chance_level import record_chance_level
 from tf_sfw.keras3 import models as models_lib
 from tf_sfw.keras3 import recipe as recipe_lib
 
@@ -247,10 +246,7 @@ def train(config, out, test_examples=None):
         "config": config.to_dict(),
         "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
     }
-    warning = chance_level_warning(float(test_accuracy), int(model.output_shape[-1]))
-    metrics["at_chance_level"] = warning is not None
-    if warning is not None:
-        warnings.warn(warning, RuntimeWarning, stacklevel=2)
+    record_chance_level(metrics, int(model.output_shape[-1]))
     model.save(os.path.join(out, "model.keras"))
     _write_json(os.path.join(out, "config.json"), {**config.to_dict(), "keras": 3, "backend": keras.backend.backend()})
     _write_json(os.path.join(out, "metrics.json"), metrics)

@@ -92,8 +92,9 @@ def greedy_removal_order(grams, kernels, channels, damping=0.01):
     while alive.size > 1:
         total = np.zeros(alive.size)
         for inverse, kernel, rows in state:
-            blocks = inverse[rows[alive][:, :, None], rows[alive][:, None, :]]
-            weights = kernel[rows[alive]]
+            candidates = rows[alive]  # (alive channels, rows of each)
+            blocks = inverse[candidates[:, :, None], candidates[:, None, :]]
+            weights = kernel[candidates]
             total += np.einsum("nbm,nbm->n", weights, np.linalg.solve(blocks, weights))
         pick = int(selection.pruning_order(total)[0])  # least cost; among equal costs the higher index
         channel = int(alive[pick])

@@ -53,7 +53,7 @@ BatchNorm shift and the residual stream the channel carries.
 ``score="greedy_least_squares"`` also asks the consumers, but lets the kept channels compensate:
 channels are removed one at a time, each time the one whose removal the consumers' least-squares
 refit (on their input Gram matrices :math:`X_L^\top X_L` over calibration inputs, kernels
-:math:`\hat W_L` as above) restores worst least, by the Optimal Brain Surgeon block formula
+:math:`\hat W_L` as above) makes up for best, by the Optimal Brain Surgeon block formula
 (`tf_sfw.pruning.greedy_channels`; the greedy selection of ThiNet, Luo, Wu and Lin, ICCV 2017).
 A channel's score is its position in that order (0 = removed first), so the layer-wise plan at
 every fraction is the greedy choice; the ranks do not compare across groups, so global mode
@@ -451,14 +451,13 @@ def consumer_input_grams(graph, calibration_x, batch_size=32, max_features=8192,
     ``8·max_features²`` bytes). Rows are accumulated ``chunk_rows`` at a time in float64."""
     check_positive_int(max_features, "max_features")
     check_positive_int(chunk_rows, "chunk_rows")
-    for root in graph.groups():
-        for layer in graph.consumers(root):
-            features = int(np.prod(graph.model.get_layer(layer).get_weights()[0].shape[:-1]))
-            if features > max_features:
-                raise ValueError(f"`score='greedy_least_squares'`: layer {layer!r} has {features} input features, more "
-                                 f"than max_features={max_features} (its Gram matrix would be {features}x{features}); "
-                                 "score='activation' measures such layers without it.")
     layers, batches = _consumer_inputs(graph, calibration_x, batch_size)
+    for layer in layers:
+        features = int(np.prod(graph.model.get_layer(layer).kernel.shape[:-1]))
+        if features > max_features:
+            raise ValueError(f"`score='greedy_least_squares'`: layer {layer!r} has {features} input features, more "
+                             f"than max_features={max_features} (its Gram matrix would be {features}x{features}); "
+                             "score='activation' measures such layers without it.")
     grams = [0.0] * len(layers)
     for values in batches:
         for i, (layer, value) in enumerate(zip(layers, values)):

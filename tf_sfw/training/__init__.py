@@ -27,7 +27,7 @@ _NAMES = {
     "resume": ("KillHook", "ResumableBackup", "StopAfterSteps", "random_generators", "read_backup_step",
                "run_status"),
     "callbacks": ("DivergenceGuard", "RunHistory"),
-    "chance_level": ("CHANCE_LEVEL_FACTOR", "chance_level_warning"),
+    "chance_level": ("CHANCE_LEVEL_FACTOR", "chance_level_warning", "record_chance_level"),
     "run": ("train",),
 }
 _WHERE = {name: module for module, names in _NAMES.items() for name in names}

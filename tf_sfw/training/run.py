@@ -45,7 +45,7 @@ from tf_sfw.training.callbacks import (
     tensorboard_available,
     tensorboard_callback,
 )
-from tf_sfw.training.chance_level import chance_level_warning
+from tf_sfw.training.chance_level import record_chance_level
 from tf_sfw.training.errors import (
     NothingToResumeError,
     OutputDirError,
@@ -265,10 +265,7 @@ def _run(config, out, data, initial_step, strategy, chief, extra_callbacks, save
         "config": config.to_dict(),
         "versions": {"tensorflow": tf.__version__, "tf_keras": keras.__version__},
     }
-    warning = chance_level_warning(float(test_accuracy), data.num_classes)
-    metrics["at_chance_level"] = warning is not None
-    if warning is not None:
-        warnings.warn(warning, RuntimeWarning, stacklevel=2)
+    record_chance_level(metrics, data.num_classes)
     if chief:
         if save_model:
             model.save(out / "model.keras")
