@@ -90,9 +90,8 @@ import sys
 import tempfile
 import time
 
-#: --score choices (tf_sfw.pruning.structured.SCORES; spelled out so that --help needs no TensorFlow).
-SCORES = ("kernel", "bn_gamma", "bn_scaled", "activation", "greedy_least_squares")
-CALIBRATED_SCORES = ("activation", "greedy_least_squares")
+from tf_sfw.pruning.structured_options import CALIBRATED_SCORES, COSTS, MODES, SCORES  # no TensorFlow: fast --help
+
 RUNS = ("SGD", "SFW", "GroupSFW")
 NM_RUNS = ("SGD", "SFW", "NMSFW")
 NM_FIELDS = ("dataset", "model", "run", "seed", "n", "m", "train_steps", "dense_accuracy", "nm_accuracy", "delta_points",
@@ -117,8 +116,12 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--fractions", type=float, nargs="+", default=list(DEFAULT_FRACTIONS))
-    p.add_argument("--mode", choices=("layerwise", "global"), default="layerwise",
+    p.add_argument("--mode", choices=MODES, default="layerwise",
                    help="Filter selection: the same fraction of every layer (default) or one global threshold.")
+    p.add_argument("--cost", choices=COSTS, default="none",
+                   help="With --mode global: 'flops' divides each channel's score by the multiply-adds its removal "
+                        "saves (tf_sfw.pruning.structured.channel_costs), so of two equally weak channels the more "
+                        "expensive goes. Default: none.")
     p.add_argument("--runs", nargs="+", choices=sorted(set(RUNS + NM_RUNS)), default=None,
                    help=f"Default: {' '.join(RUNS)} (with --nm: {' '.join(NM_RUNS)}; NMSFW = SFW in the N:M polytope).")
     p.add_argument("--nm", type=int, nargs=2, default=None, metavar=("N", "M"),
@@ -201,6 +204,9 @@ def parse_args(argv=None):
     if args.score == "greedy_least_squares" and args.mode == "global":
         p.error("--score greedy_least_squares ranks channels within each layer and needs --mode layerwise. "
                 "Received: --mode global")
+    if args.cost != "none" and args.mode != "global":
+        p.error(f"--cost {args.cost} weighs channels of different layers against each other and needs --mode global. "
+                f"Received: --mode {args.mode}")
     if args.validation < 0 or args.score_calibration < 1:
         p.error(f"--validation must be >= 0 and --score-calibration >= 1. Received: --validation {args.validation} "
                 f"--score-calibration {args.score_calibration}")
@@ -429,7 +435,7 @@ def sweep_run(args, model, info, train_arrays, test_ds, x_reload, log):
     scored_on = x[: args.score_calibration].astype("float32") / 255.0 if args.score in CALIBRATED_SCORES else None
     rows = structured_sweep(model, args.fractions, mode=args.mode, data=test_ds, evaluate=evaluate,
                             reestimate_bn=calibration, compensate=args.compensate, score=args.score, refit=refit,
-                            calibration_x=scored_on)
+                            calibration_x=scored_on, cost=args.cost)
     info["sweep_seconds"] = time.time() - t0
     for r in rows:
         r["widths"] = json.dumps(r["widths"], separators=(",", ":"))
@@ -607,14 +613,14 @@ def latency_check(args):
 
     model = build(args, args.seeds[0])
     dense = shrink_model(model, {}, name=f"{model.name}_dense")
-    candidates = {"shrunk": structured_prune(model, args.latency_check, mode=args.mode),
+    candidates = {"shrunk": structured_prune(model, args.latency_check, mode=args.mode, cost=args.cost),
                   "reference": resized(model, scaled_widths(model, args.latency_check), f"{model.name}_reference")}
     if args.widths_from:
         widths = widths_from_csv(args.widths_from, args.widths_run, args.latency_check)
         candidates["from_csv"] = resized(model, widths, f"{model.name}_from_csv")
     t0 = time.time()
     result = {"model": args.model, "width": args.width, "input_shape": list(input_shape(args)), "fraction": args.latency_check,
-              "mode": args.mode, "repeats": args.latency_repeats, "widths_from": args.widths_from,
+              "mode": args.mode, "cost": args.cost, "repeats": args.latency_repeats, "widths_from": args.widths_from,
               "widths_run": args.widths_run if args.widths_from else None, "dense_widths": kept_widths(dense)}
     dense_sizes = {}
     for key, candidate in candidates.items():

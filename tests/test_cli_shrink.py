@@ -79,6 +79,8 @@ def test_nothing_removed_keeps_the_dense_predictions(tmp_path, model_path, data_
     (["--fraction", "0.5", "--reconstruct", "100000"], 2, "--reconstruct"),
     (["--fraction", "0.5", "--score", "norm"], 2, "--score"),
     (["--fraction", "0.5", "--score", "greedy_least_squares", "--mode", "global"], 2, "needs `--mode layerwise`"),
+    (["--fraction", "0.5", "--cost", "flops"], 2, "needs `--mode global`. Received: --mode layerwise"),
+    (["--fraction", "0.5", "--mode", "global", "--cost", "latency"], 2, "--cost"),
 ])
 def test_bad_arguments_name_the_flag(tmp_path, model_path, data_dir, capsys, extra, code, message):
     assert _run(tmp_path, model_path, data_dir, *extra)[0] == code
@@ -125,3 +127,17 @@ def test_greedy_least_squares_channels_match_the_library_plan(tmp_path, model_pa
     exported = load_keras_model(str(out / "saved_model" / "model.keras"))
     kernel = model.get_layer("conv").get_weights()[0][..., plan["conv"]]
     np.testing.assert_array_equal(exported.get_layer("conv").get_weights()[0], kernel)
+
+
+def test_flops_cost_plan_matches_the_library_plan(tmp_path, model_path, data_dir):
+    code, out = _run(tmp_path, model_path, data_dir, "--fraction", "0.5", "--mode", "global", "--cost", "flops",
+                     "--score", "kernel", "--reconstruct", "0")
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["cost"] == "flops" and metrics["mode"] == "global"
+    from tf_sfw.pruning.export import load_keras_model
+    from tf_sfw.pruning.shrink import kept_widths, structured_prune
+
+    expected = kept_widths(structured_prune(load_keras_model(model_path), 0.5, mode="global", cost="flops"))
+    assert metrics["widths"] == expected
+    assert expected != kept_widths(structured_prune(load_keras_model(model_path), 0.5, mode="global"))  # costs matter

@@ -5,6 +5,7 @@ import pytest
 
 from tf_sfw._keras import keras
 from tf_sfw.pruning.magnitude import magnitude_masks
+from tf_sfw.pruning import metrics as metrics_module
 from tf_sfw.pruning.masks import apply_masks, strip
 from tf_sfw.pruning.metrics import (
     compressed_size,
@@ -65,10 +66,45 @@ def test_latency_positive_and_relative_latency_of_same_model_is_one_ish():
     assert ratio == pytest.approx(a / b) and a > 0 and b > 0
 
 
+@pytest.mark.parametrize("repeats, block, calls", [(5, 10, 6), (20, 10, 22), (7, 3, 10), (4, 1, 8)])
+def test_relative_latency_times_alternating_blocks(monkeypatch, repeats, block, calls):
+    """Each model gets exactly ``repeats`` timed calls, ``block`` in a row after one settling call,
+    the blocks alternating dense first; the ratio is the ratio of the medians."""
+    log = []
+
+    def fake_timed_fn(model, x, warmup):
+        clock = {"dense": iter(range(1000, 2000)), "model": iter(range(10, 1000))}[model]
+        return lambda: log.append(model) or next(clock)
+
+    monkeypatch.setattr(metrics_module, "_timed_fn", fake_timed_fn)
+    ratio, latency, dense = relative_latency("model", "dense", np.zeros((2, 1), np.float32), repeats=repeats, block=block)
+    assert log.count("dense") == log.count("model") == calls  # timed calls plus one settling call per block
+    expected_blocks = ["dense", "model"] * -(-repeats // block)
+    assert [name for i, name in enumerate(log) if i == 0 or log[i - 1] != name] == expected_blocks
+    # the settling calls are dropped: the fakes return 1000, 1001, ... (dense) and 10, 11, ... (model)
+    settled = [i for i in range(calls) if i not in _settling_indices(repeats, block)]
+    assert dense == pytest.approx(np.median([1000 + i for i in settled]) / 2)
+    assert latency == pytest.approx(np.median([10 + i for i in settled]) / 2) and ratio == pytest.approx(latency / dense)
+
+
+def _settling_indices(repeats, block):
+    indices, call, left = [], 0, repeats
+    while left > 0:
+        indices.append(call)
+        count = min(block, left)
+        call, left = call + 1 + count, left - count
+    return indices
+
+
 @pytest.mark.parametrize("kwargs,match", [({"repeats": 0}, "repeats"), ({"warmup": -1}, "warmup")])
 def test_latency_validates(kwargs, match):
     with pytest.raises(ValueError, match=match):
         inference_latency(tiny_model(), np.zeros((2, 6, 6, 1), np.float32), **kwargs)
+
+
+def test_relative_latency_block_is_validated():
+    with pytest.raises(ValueError, match="block"):
+        relative_latency(tiny_model(), tiny_model(), np.zeros((2, 6, 6, 1), np.float32), block=0)
 
 
 def test_latency_empty_batch_raises():

@@ -5,7 +5,14 @@ import pytest
 
 from tf_sfw._keras import keras
 from tf_sfw.pruning.magnitude import num_pruned
-from tf_sfw.pruning.structured import ChannelGraph, FilterGroup, filter_scores, structured_plan
+from tf_sfw.pruning.structured import (
+    ChannelGraph,
+    FilterGroup,
+    channel_costs,
+    check_cost_mode,
+    filter_scores,
+    structured_plan,
+)
 
 
 def plain_cnn(seed=0):
@@ -430,3 +437,119 @@ def test_input_grams_do_not_depend_on_batching(batch_size, chunk_rows):
     assert set(grams) == set(reference)
     for layer, gram in grams.items():
         np.testing.assert_allclose(gram, reference[layer], rtol=1e-6, atol=1e-9)
+
+
+# -- compute-aware global plans (costs) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("builder", [builder for builder, _ in NETS_AND_CONSUMERS])
+def test_channel_flops_are_the_multiply_adds_one_removed_channel_saves(builder):
+    from tf_sfw.pruning.flops import model_flops
+    from tf_sfw.pruning.shrink import shrink_model
+
+    model = builder(seed=1)
+    graph = ChannelGraph(model)
+    costs = channel_costs(graph, "flops")
+    groups = filter_scores(model)
+    assert set(costs) == set(groups)
+    dense = model_flops(model)
+    for key, group in groups.items():
+        for drop in (0, len(group.scores) - 1):  # every channel of a group costs the same
+            kept = np.setdiff1d(np.arange(len(group.scores)), [drop])
+            smaller = shrink_model(model, {layer: kept for layer in group.layers})
+            assert costs[key] == pytest.approx(dense - model_flops(smaller), rel=1e-12)
+    assert channel_costs(graph, "none") is None
+
+
+def test_channel_flops_of_mnist_cnn():
+    from tf_sfw.models import mnist_cnn
+
+    costs = channel_costs(ChannelGraph(mnist_cnn()), "flops")
+    # conv2d: its own 26·26·3·3 per filter + conv2d_1's 11·11·3·3·64 per input channel;
+    # conv2d_1: its own 11·11·3·3·32 + the classifier's 5·5·10 rows per channel after Flatten
+    assert costs == {"conv2d": 26 * 26 * 9 + 11 * 11 * 9 * 64, "conv2d_1": 11 * 11 * 9 * 32 + 25 * 10}
+
+
+def _cost_weighted_reference(groups, fraction, costs, normalization):
+    """NumPy reference: remove the lowest ŝ_c·F̄/F_g one at a time (higher concatenated index first
+    among ties), never the last channel of a group."""
+    keys = list(groups)
+    sizes = np.array([len(groups[k].scores) for k in keys])
+    mean_cost = np.sum(sizes * np.array([costs[k] for k in keys])) / sizes.sum()
+    entries = []
+    offset = 0
+    for key in keys:
+        s = np.asarray(groups[key].scores, dtype=np.float64)
+        s = s / s.mean() if normalization == "mean" else s
+        for c, value in enumerate(s * mean_cost / costs[key]):
+            entries.append((value, -(offset + c), key, c))
+        offset += len(s)
+    budget, left, gone = num_pruned(fraction, int(sizes.sum())), dict(zip(keys, sizes)), {k: [] for k in keys}
+    for _, _, key, c in sorted(entries):
+        if budget == 0:
+            break
+        if left[key] > 1:
+            gone[key].append(c)
+            left[key] -= 1
+            budget -= 1
+    return {k: np.setdiff1d(np.arange(len(groups[k].scores)), gone[k]) for k in keys}
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.4, 0.6, 0.99])
+@pytest.mark.parametrize("normalization", ["mean", "none"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cost_weighted_global_plan_matches_numpy(fraction, normalization, seed):
+    groups = _random_groups(seed)
+    costs = dict(zip(groups, np.random.default_rng(seed + 10).uniform(0.1, 10.0, len(groups))))
+    plan = structured_plan(groups, fraction, normalization=normalization, costs=costs)
+    expected = _cost_weighted_reference(groups, fraction, costs, normalization)
+    for key in groups:
+        np.testing.assert_array_equal(plan[key], expected[key])
+        np.testing.assert_array_equal(plan[f"{key}_twin"], expected[key])
+
+
+def test_equal_costs_change_nothing_and_costs_act_only_through_their_ratios():
+    groups = _random_groups(3)
+    plain = structured_plan(groups, 0.5)
+    for costs in ({k: 7.0 for k in groups}, {k: 1e-3 for k in groups}):
+        plan = structured_plan(groups, 0.5, costs=costs)
+        assert all(np.array_equal(plain[k], plan[k]) for k in plain)
+    costs = dict(zip(groups, [1.0, 3.0, 0.5, 2.0]))
+    a = structured_plan(groups, 0.5, costs=costs)
+    b = structured_plan(groups, 0.5, costs={k: 40.0 * v for k, v in costs.items()})
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_of_equally_scored_channels_the_expensive_go_first():
+    groups = {"cheap": FilterGroup(("cheap",), np.ones(4)), "dear": FilterGroup(("dear",), np.ones(4))}
+    plan = structured_plan(groups, 0.25, costs={"cheap": 1.0, "dear": 2.0})  # 2 of 8 channels
+    np.testing.assert_array_equal(plan["cheap"], np.arange(4))
+    np.testing.assert_array_equal(plan["dear"], [0, 1])
+    plan = structured_plan(groups, 0.25, costs={"cheap": 2.0, "dear": 1.0})
+    np.testing.assert_array_equal(plan["cheap"], [0, 1])
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"mode": "layerwise", "costs": {"g0": 1.0, "g1": 1.0, "g2": 1.0, "g3": 1.0}}, "mode='global'"),
+        ({"costs": {"g0": 1.0}}, "every key"),
+        ({"costs": [1.0, 1.0, 1.0, 1.0]}, "costs"),
+        ({"costs": {"g0": 1.0, "g1": 0.0, "g2": 1.0, "g3": 1.0}}, "positive"),
+        ({"costs": {"g0": 1.0, "g1": np.nan, "g2": 1.0, "g3": 1.0}}, "positive"),
+    ],
+)
+def test_plan_costs_are_validated(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        structured_plan(_random_groups(0), 0.5, **kwargs)
+
+
+def test_cost_options_are_validated():
+    check_cost_mode("flops", "global")
+    check_cost_mode("none", "layerwise")
+    with pytest.raises(ValueError, match=r"cost='flops'.*mode='global'.*Received: mode='layerwise'"):
+        check_cost_mode("flops", "layerwise")
+    with pytest.raises(ValueError, match="cost"):
+        check_cost_mode("latency", "global")
+    with pytest.raises(ValueError, match="cost"):
+        channel_costs(ChannelGraph(plain_cnn()), "params")

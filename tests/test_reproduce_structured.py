@@ -33,7 +33,8 @@ def _fake_mnist(root, n_train=96, n_test=40):
      ["--runs", "NMSFW"], ["--widths-from", "x.csv"], ["--compensate", "bias"], ["--score", "gamma"],
      ["--validation", "-1"], ["--score-calibration", "0"], ["--validation", "10", "--test-subset", "5"],
      ["--reconstruct-intercept"], ["--model", "resnet18", "--refit-reestimate-bn"],
-     ["--reconstruct", "8", "--refit-reestimate-bn"], ["--score", "greedy_least_squares", "--mode", "global"]],
+     ["--reconstruct", "8", "--refit-reestimate-bn"], ["--score", "greedy_least_squares", "--mode", "global"],
+     ["--cost", "flops"], ["--mode", "global", "--cost", "params"]],
 )
 def test_bad_arguments_exit(script, argv):
     with pytest.raises(SystemExit):
@@ -157,6 +158,20 @@ def test_latency_check_times_shrunken_reference_and_csv_architectures(script, tm
         assert r["dense_params"] == 34_826 and r["latency_b128_s"] > 0 and r["dense_latency_b128_s"] > 0
         assert r["latency_ratio_b128"] == pytest.approx(r["latency_b128_s"] / r["dense_latency_b128_s"])
     assert result["shrunk"]["saved_model_ratio"] < 1.0
+
+
+def test_latency_check_of_a_flops_weighted_global_plan(script, tmp_path):
+    from tf_sfw.pruning.shrink import kept_widths, structured_prune
+
+    argv = ["--latency-check", "0.5", "--latency-repeats", "1", "--out", str(tmp_path), "--mode", "global",
+            "--cost", "flops"]
+    assert script.main(argv) == 0
+    with open(tmp_path / "latency_check_mnist_cnn.json") as f:
+        result = json.load(f)
+    model = script.build(script.parse_args(argv), 0)
+    assert result["cost"] == "flops" and result["mode"] == "global"
+    assert result["shrunk"]["widths"] == kept_widths(structured_prune(model, 0.5, mode="global", cost="flops"))
+    assert sum(result["shrunk"]["widths"][k] for k in ("conv2d", "conv2d_1")) == 48
 
 
 @pytest.mark.parametrize("fraction, expected", [(0.5, {"conv2d": 16, "conv2d_1": 32}), (0.3, {"conv2d": 22, "conv2d_1": 45})])

@@ -10,7 +10,8 @@ of every prunable group are scored (``--score``; by default, with ``--mode layer
 ``greedy_least_squares``: the order in which greedy least-squares removal takes them, judged by
 the layers that read them on ``--score-calibration`` training images; with ``--mode global``,
 ``activation``: each channel's input RMS in those layers times their weights on it), ``--fraction``
-of them removed (of every layer, ``--mode layerwise``, or with one global threshold), and a
+of them removed (of every layer, ``--mode layerwise``, or with one global threshold; ``--cost flops``
+weighs each channel's score against the multiply-adds its removal saves), and a
 physically smaller functional model rebuilt (next layers' inputs,
 BatchNorm parameters, Flatten -> Dense rows and residual additions handled). Then, optionally:
 
@@ -51,10 +52,10 @@ from tf_sfw.cli._common import (
     write_json,
 )
 
+from tf_sfw.pruning.structured_options import CALIBRATED_SCORES, COSTS, MODES, SCORES
+
 __all__ = ["add_parser", "run"]
 
-SCORES = ("activation", "greedy_least_squares", "kernel", "bn_gamma", "bn_scaled")
-CALIBRATED = ("activation", "greedy_least_squares")
 
 
 def add_parser(subparsers):
@@ -72,8 +73,12 @@ def add_parser(subparsers):
                         help="trained tf_keras model: .keras/.h5 file, Keras SavedModel folder, or export folder")
     parser.add_argument("--fraction", required=True,
                         help="fraction of the filters/units to remove, in [0, 1), or a percentage such as 50%%")
-    parser.add_argument("--mode", choices=("layerwise", "global"), default="layerwise",
+    parser.add_argument("--mode", choices=MODES, default="layerwise",
                         help="remove the fraction of every layer, or with one threshold over normalised scores")
+    parser.add_argument("--cost", choices=COSTS, default="none",
+                        help="with --mode global: 'flops' divides each channel's score by the multiply-adds its "
+                        "removal saves (relative to the mean channel's), so of two equally weak channels the "
+                        "more expensive goes; the number of removed channels is unchanged")
     parser.add_argument("--score", choices=SCORES, default=None,
                         help="channel score (tf_sfw.pruning.filter_scores; 'activation' and "
                         "'greedy_least_squares' need training images, 'greedy_least_squares' --mode layerwise). "
@@ -105,7 +110,7 @@ DEFAULT_SCORES = {"layerwise": "greedy_least_squares", "global": "activation"}
 
 
 def _needs_training_data(args):
-    return args.score in CALIBRATED or args.reconstruct != 0 or args.reestimate_bn > 0 or args.retrain_steps > 0
+    return args.score in CALIBRATED_SCORES or args.reconstruct != 0 or args.reestimate_bn > 0 or args.retrain_steps > 0
 
 
 def _check(args):
@@ -118,6 +123,9 @@ def _check(args):
     if args.score == "greedy_least_squares" and args.mode == "global":
         raise UsageError("`--score greedy_least_squares` ranks channels within each layer and needs "
                          "`--mode layerwise`. Received: --mode global")
+    if args.cost != "none" and args.mode != "global":
+        raise UsageError(f"`--cost {args.cost}` weighs channels of different layers against each other and needs "
+                         f"`--mode global`. Received: --mode {args.mode}")
     return fraction
 
 
@@ -150,11 +158,12 @@ def _run(args):
     from tf_sfw.pruning.reconstruction import refit_shrunk
     from tf_sfw.pruning.shrink import kept_widths, shrink_model, structured_metrics
     from tf_sfw.pruning.shrunk_fine_tune import fine_tune_shrunk
-    from tf_sfw.pruning.structured import filter_scores, structured_plan
+    from tf_sfw.pruning.structured import ChannelGraph, channel_costs, filter_scores, structured_plan
     from tf_sfw.pruning.sweep import evaluate_classifier
 
     model = load_model_argument(args.model, "--model")
-    result = {"model": args.model, "dataset": dataset, "fraction": fraction, "mode": args.mode, "score": args.score,
+    result = {"model": args.model, "dataset": dataset, "fraction": fraction, "mode": args.mode, "cost": args.cost,
+              "score": args.score,
               "reconstruct": args.reconstruct, "reestimate_bn": args.reestimate_bn, "retrain_steps": args.retrain_steps}
     test_ds = None
     if need_data:
@@ -175,8 +184,10 @@ def _run(args):
             result[f"{key}_loss"], result[f"{key}_accuracy"] = evaluate_classifier(net, test_ds)
 
     evaluate("dense", model)
-    calibration = scaled(_training_images(args, x_train, "score_calibration")) if args.score in CALIBRATED else None
-    plan = structured_plan(filter_scores(model, score=args.score, calibration_x=calibration), fraction, args.mode)
+    calibration = scaled(_training_images(args, x_train, "score_calibration")) if args.score in CALIBRATED_SCORES else None
+    costs = channel_costs(ChannelGraph(model), args.cost)
+    plan = structured_plan(filter_scores(model, score=args.score, calibration_x=calibration), fraction, args.mode,
+                           costs=costs)
     shrunk = shrink_model(model, plan)
     evaluate("shrunk", shrunk)
     if args.reconstruct != 0:

@@ -121,21 +121,37 @@ def inference_latency(model, x, repeats=20, warmup=3):
     return float(np.median([timed() for _ in range(repeats)])) / int(x.shape[0])
 
 
-def relative_latency(model, dense_model, x, repeats=20, warmup=3):
+def relative_latency(model, dense_model, x, repeats=20, warmup=3, block=10):
     """Per-example latency of ``model`` divided by that of ``dense_model`` (same batch).
 
-    The two models are timed alternately (dense, pruned, dense, pruned, ...) so that
-    load changes on a shared machine affect both alike; medians are compared.
+    The two models are timed in alternating blocks -- one untimed call, then ``block`` timed
+    calls of the dense model, the same for ``model``, and again -- until each has ``repeats``
+    timed calls; medians are compared. Alternating blocks let load changes on a shared machine
+    affect both alike, while every timed call finds the caches as a model served on its own
+    does. Timing the two call by call in turn (no settling call, blocks of one) starts every call
+    of the smaller model with the caches full of the larger one's data and overstates its time:
+    on 2 CPU cores mnist_cnn with half its filters measured 2.2 ms per batch of 128 that way,
+    1.6 ms in blocks, against 3.4 ms for the dense model either way.
+
+    Args:
+        model, dense_model: The two models (inference mode).
+        x: One input batch; its first dimension is the batch size.
+        repeats: Timed calls of each model.
+        warmup: Untimed calls of each model first (tracing; at least one).
+        block: Timed calls of one model in a row.
 
     Returns:
         ``(ratio, latency_model, latency_dense)`` in seconds per example.
     """
     x, repeats = _check_latency_args(x, repeats, warmup)
+    block = validation.check_positive_int(block, "block")
     timed_dense, timed_model = _timed_fn(dense_model, x, warmup), _timed_fn(model, x, warmup)
     dense_times, model_times = [], []
-    for _ in range(repeats):
-        dense_times.append(timed_dense())
-        model_times.append(timed_model())
+    while len(model_times) < repeats:
+        count = min(block, repeats - len(model_times))
+        for timed, times in ((timed_dense, dense_times), (timed_model, model_times)):
+            timed()  # settles the caches after the other model ran
+            times.extend(timed() for _ in range(count))
     n = int(x.shape[0])
     dense, pruned = float(np.median(dense_times)) / n, float(np.median(model_times)) / n
     return pruned / dense, pruned, dense

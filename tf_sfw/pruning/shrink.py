@@ -71,8 +71,18 @@ import tensorflow as tf
 from tf_sfw._keras import keras
 from tf_sfw.pruning.batchnorm import reestimate_batchnorm
 from tf_sfw.pruning.export import export_model
+from tf_sfw.pruning.flops import model_flops
 from tf_sfw.pruning.metrics import relative_latency
-from tf_sfw.pruning.structured import MERGES, PRODUCERS, ChannelGraph, check_score_mode, scored_groups, structured_plan
+from tf_sfw.pruning.structured import (
+    MERGES,
+    PRODUCERS,
+    ChannelGraph,
+    channel_costs,
+    check_cost_mode,
+    check_score_mode,
+    scored_groups,
+    structured_plan,
+)
 from tf_sfw.pruning.sweep import evaluate_classifier
 
 __all__ = [
@@ -301,12 +311,15 @@ def structured_prune(
     compensate=None,
     score="kernel",
     calibration_x=None,
+    cost="none",
 ):
     """Removes ``fraction`` of the filters / units by score and returns the shrunken model.
 
     See :func:`tf_sfw.pruning.structured.structured_plan` for ``fraction``, ``mode``,
-    ``normalization``, and :func:`tf_sfw.pruning.structured.filter_scores` for ``norm``,
-    ``score`` and ``calibration_x`` (the inputs ``score="activation"`` measures channels on).
+    ``normalization``, :func:`tf_sfw.pruning.structured.filter_scores` for ``norm``,
+    ``score`` and ``calibration_x`` (the inputs ``score="activation"`` measures channels on), and
+    :func:`tf_sfw.pruning.structured.channel_costs` for ``cost`` (``"flops"``: in global mode, of
+    two equally weak channels the one costing more multiply-adds goes first).
 
     Removing channels shifts the statistics that every later BatchNorm layer sees, while its
     moving mean and variance still describe the dense network. With ``reestimate_bn`` (a
@@ -318,9 +331,11 @@ def structured_prune(
     """
     compensate = _check_compensate(compensate)
     check_score_mode(score, mode)
+    check_cost_mode(cost, mode)
     graph = ChannelGraph(model)
     weights = graph.read_weights()
-    plan = structured_plan(scored_groups(graph, weights, norm, score, calibration_x), fraction, mode, normalization)
+    groups = scored_groups(graph, weights, norm, score, calibration_x)
+    plan = structured_plan(groups, fraction, mode, normalization, channel_costs(graph, cost))
     shrunk = _shrink(graph, weights, plan, name, compensate)
     if reestimate_bn is not None:
         reestimate_batchnorm(shrunk, reestimate_bn, bn_batches)
@@ -377,6 +392,7 @@ def structured_sweep(
     score="kernel",
     refit=None,
     calibration_x=None,
+    cost="none",
 ):
     """Structured pruning at several filter fractions without retraining.
 
@@ -387,7 +403,7 @@ def structured_sweep(
     Args:
         model: The trained model.
         fractions: Fractions of filters / units to remove, each in ``[0, 1)``.
-        mode, norm, normalization, score, calibration_x: As in :func:`structured_prune`.
+        mode, norm, normalization, score, calibration_x, cost: As in :func:`structured_prune`.
         data: Optional ``(x, y)`` arrays or dataset: adds ``loss`` and ``accuracy``
             (:func:`tf_sfw.pruning.sweep.evaluate_classifier`).
         evaluate: Optional ``callable(shrunk_model) -> mapping`` merged into each row
@@ -415,13 +431,15 @@ def structured_sweep(
     """
     compensate = _check_compensate(compensate)
     check_score_mode(score, mode)
+    check_cost_mode(cost, mode)
     graph = ChannelGraph(model)
     weights = graph.read_weights()
     groups = scored_groups(graph, weights, norm, score, calibration_x)
+    costs = channel_costs(graph, cost)
     total = int(sum(len(g.scores) for g in groups.values()))
     rows = []
     for fraction in fractions:
-        plan = structured_plan(groups, fraction, mode, normalization)
+        plan = structured_plan(groups, fraction, mode, normalization, costs)
         shrunk = _shrink(graph, weights, plan, None, compensate)
         kept = int(sum(len(plan[g.layers[0]]) for g in groups.values()))
         row = {"fraction": float(fraction), "channels": total, "kept_channels": kept, "widths": _widths(graph, plan)}
@@ -437,37 +455,6 @@ def structured_sweep(
         row.update(_evaluate_row(shrunk if refit_model is None else refit_model, None, evaluate, batch_size))
         rows.append(row)
     return rows
-
-
-_CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
-_TRANSPOSED = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)
-
-
-def _layer_flops(layer):
-    if isinstance(layer, keras.layers.DepthwiseConv2D):
-        kernel = layer.depthwise_kernel
-    elif isinstance(layer, keras.layers.Dense) or (isinstance(layer, _CONVS) and not isinstance(layer, _TRANSPOSED)):
-        kernel = layer.kernel
-    else:
-        return 0
-    positions = np.prod(layer.output.shape[1:-1], dtype=np.int64)
-    return int(positions) * int(np.prod(kernel.shape, dtype=np.int64))
-
-
-def model_flops(model):
-    """Multiply-adds of one example's forward pass through the conv and dense layers.
-
-    A convolution (or a Dense layer applied at every position of a feature map) with
-    kernel ``W`` and ``P`` output positions costs ``P · |W|`` multiply-adds, e.g.
-    ``H_out·W_out·kh·kw·C_in·C_out`` for Conv2D and ``C_in·C_out`` for Dense on vectors.
-    Biases, BatchNorm, activations and pooling are not counted; one multiply-add counts
-    as one FLOP (the usual convention of CNN FLOP tables). Nested models are included;
-    transposed convolutions are not counted.
-    """
-    total = 0
-    for layer in model.layers:
-        total += model_flops(layer) if isinstance(layer, keras.Model) else _layer_flops(layer)
-    return total
 
 
 def saved_model_size(model):

@@ -70,6 +70,22 @@ Selection. With ``n_g`` channels in group ``g`` and ``n = Σ_g n_g``:
   makes layers of different fan-in comparable (a filter is removed when it is weak
   *relative to its layer*); ``"none"`` compares raw norms.
 
+  Compute-aware selection (``costs``, global mode only): each group's normalised scores are
+  divided by the relative cost of one of its channels, ``ŝ_c · F̄ / F_g``, so that of two equally
+  weak channels the more expensive goes first -- the count of removed channels is unchanged, the
+  plan spends it where it saves most. With ``cost="flops"`` (:func:`channel_costs`) the cost of a
+  channel of group ``g`` is the multiply-adds its removal saves,
+
+  .. math:: F_g = \frac{1}{C_g} \sum_{L \in \text{producers}(g)\,\cup\,\text{consumers}(g)}
+            \operatorname{flops}(L),
+
+  every producer losing an output channel and every consumer an input channel (after
+  ``Flatten``, the channel's ``repeat`` rows), ``C_g`` the group's width and ``F̄ = Σ_g C_g F_g /
+  Σ_g C_g`` the mean over all prunable channels (`tf_sfw.pruning.flops.layer_flops`). This is the
+  importance-per-cost ranking of resource-constrained pruning (e.g. Molchanov et al., CVPR 2019,
+  "Importance Estimation for Neural Network Pruning", and the latency-saliency knapsack of Shen et
+  al., NeurIPS 2022, "Structural Pruning via Latency-Saliency Knapsack") in its simplest form.
+
 Here ``z(f, n) = floor(f·n + 1/2)`` (:func:`tf_sfw.pruning.magnitude.num_pruned`). Ties
 follow the package's one tie rule (:func:`tf_sfw.selection.pruning_order`): among equal
 scores the higher index -- of the concatenation of the groups in order, in global mode --
@@ -82,29 +98,20 @@ import numpy as np
 
 from tf_sfw import selection
 from tf_sfw._keras import keras
+from tf_sfw.pruning.flops import layer_flops
 from tf_sfw.pruning.greedy_channels import greedy_removal_order
 from tf_sfw.pruning.layer_inputs import input_rows
 from tf_sfw.pruning.magnitude import num_pruned, validate_sparsity
 from tf_sfw.pruning.masks import is_pruned, strip
 from tf_sfw.pruning.refit import check_calibration
+from tf_sfw.pruning.structured_options import CALIBRATED_SCORES, COSTS, MODES, NORMALIZATIONS, NORMS, SCORES
 from tf_sfw.validation import check_choice, check_positive_int
 
 __all__ = [
-    "ChannelGraph", "FilterGroup", "NORMS", "SCORES", "CALIBRATED_SCORES", "NORMALIZATIONS", "MODES",
-    "check_score_mode", "consumer_input_grams", "consumer_input_rms", "filter_scores", "scored_groups",
-    "structured_plan",
+    "ChannelGraph", "FilterGroup", "NORMS", "SCORES", "CALIBRATED_SCORES", "NORMALIZATIONS", "MODES", "COSTS",
+    "channel_costs", "check_cost_mode", "check_score_mode", "consumer_input_grams", "consumer_input_rms",
+    "filter_scores", "scored_groups", "structured_plan",
 ]  # fmt: skip
-
-#: Filter norms accepted by :func:`filter_scores`.
-NORMS = ("l2", "l1")
-#: Filter scores accepted by :func:`filter_scores`.
-SCORES = ("kernel", "bn_gamma", "bn_scaled", "activation", "greedy_least_squares")
-#: Scores measured on calibration inputs.
-CALIBRATED_SCORES = ("activation", "greedy_least_squares")
-#: Score normalisations accepted by :func:`structured_plan` in global mode.
-NORMALIZATIONS = ("mean", "none")
-#: Selection modes accepted by :func:`structured_plan`.
-MODES = ("global", "layerwise")
 
 #: Layers with prunable output channels, and the config key holding their width.
 PRODUCERS = {"Conv2D": "filters", "Dense": "units"}
@@ -370,6 +377,15 @@ class ChannelGraph:
         ranks[order] = np.arange(order.size)
         return ranks
 
+    def channel_flops(self):
+        """``{first layer: F_g}`` for every prunable group: the multiply-adds one of its channels
+        costs, ``Σ flops(L) / C_g`` over the group's producers and consumers."""
+        out = {}
+        for root, layers in self.groups().items():
+            touched = list(layers) + self.consumers(root)
+            out[layers[0]] = sum(layer_flops(self.model.get_layer(layer)) for layer in touched) / self.sizes[root]
+        return out
+
     def filter_groups(self, weights, norm="l2", score="kernel", input_rms=None, input_grams=None, damping=0.01):
         """``{first layer: FilterGroup}`` with the channel scores of every prunable group.
 
@@ -490,6 +506,23 @@ def check_score_mode(score, mode):
                          "mode='layerwise'. Received: mode='global'")
 
 
+def check_cost_mode(cost, mode):
+    """ValueError for an unknown ``cost``, or a cost other than ``"none"`` with
+    ``mode="layerwise"`` (a cost weighs channels of different layers against each other)."""
+    check_choice(cost, "cost", COSTS)
+    if cost != "none" and mode != "global":
+        raise ValueError(f"`cost={cost!r}` weighs channels of different layers against each other and needs "
+                         f"mode='global'. Received: mode={mode!r}")
+
+
+def channel_costs(graph, cost):
+    """``{first layer: cost of one channel}`` of every prunable group of ``graph`` (a
+    :class:`ChannelGraph`) for ``cost="flops"`` (the multiply-adds its removal saves; see the
+    module docstring), None for ``cost="none"``: the ``costs`` of :func:`structured_plan`."""
+    check_choice(cost, "cost", COSTS)
+    return graph.channel_flops() if cost == "flops" else None
+
+
 def filter_scores(model, norm="l2", score="kernel", calibration_x=None):
     """Scores of the output channels of every prunable channel group of ``model``.
 
@@ -531,8 +564,29 @@ def _normalised(scores, normalization):
     return scores / mean if mean > 0 else np.zeros_like(scores)
 
 
-def _removed_global(groups, fraction, normalization):
+def _check_costs(costs, groups):
+    if not hasattr(costs, "items") or set(costs) != set(groups):
+        raise ValueError(f"`costs` must map every key of `groups` ({sorted(groups)}) to a cost. "
+                         f"Received: costs={costs!r:.200}")
+    values = {key: float(value) for key, value in costs.items()}
+    bad = {key: value for key, value in values.items() if not np.isfinite(value) or value <= 0}
+    if bad:
+        raise ValueError(f"`costs` must be finite and positive. Received: {bad}")
+    return values
+
+
+def _cost_weighted(scores, groups, costs):
+    """``ŝ_c · F̄ / F_g`` per group, ``F̄`` the mean cost over all channels."""
+    sizes = np.array([len(s) for s in scores], dtype=np.float64)
+    per_channel = np.array([costs[key] for key in groups], dtype=np.float64)
+    mean = float(np.sum(sizes * per_channel) / np.sum(sizes))
+    return [s * (mean / c) for s, c in zip(scores, per_channel)]
+
+
+def _removed_global(groups, fraction, normalization, costs):
     scores = [_normalised(np.asarray(g.scores, dtype=np.float64), normalization) for g in groups.values()]
+    if costs is not None:
+        scores = _cost_weighted(scores, groups, costs)
     flat = np.concatenate(scores)
     group_of = np.concatenate([np.full(len(s), i) for i, s in enumerate(scores)])
     channel = np.concatenate([np.arange(len(s)) for s in scores])
@@ -560,7 +614,7 @@ def _removed_layerwise(groups, fraction):
     return removed
 
 
-def structured_plan(groups, fraction, mode="global", normalization="mean"):
+def structured_plan(groups, fraction, mode="global", normalization="mean", costs=None):
     """Which channels to keep when removing a fraction of the filters / units.
 
     Args:
@@ -570,6 +624,9 @@ def structured_plan(groups, fraction, mode="global", normalization="mean"):
         mode: ``"global"`` (one threshold over normalised scores) or ``"layerwise"``.
         normalization: ``"mean"`` or ``"none"``; how scores are made comparable across
             groups in global mode (ignored in layerwise mode).
+        costs: Optional ``{key: cost of one channel}`` for every key of ``groups`` (global
+            mode only), e.g. :func:`channel_costs`: normalised scores are divided by each
+            group's cost relative to the mean channel's (see the module docstring).
 
     Returns:
         ``{layer: kept channel indices}`` (sorted int64) for every layer of every group;
@@ -579,8 +636,13 @@ def structured_plan(groups, fraction, mode="global", normalization="mean"):
     fraction = validate_sparsity(fraction, "fraction")
     check_choice(mode, "mode", MODES)
     check_choice(normalization, "normalization", NORMALIZATIONS)
+    if costs is not None:
+        if mode != "global":
+            raise ValueError(f"`costs` weigh channels of different groups against each other and need mode='global'. "
+                             f"Received: mode={mode!r}")
+        costs = _check_costs(costs, groups)
     if mode == "global":
-        removed = _removed_global(groups, fraction, normalization)
+        removed = _removed_global(groups, fraction, normalization, costs)
     else:
         removed = _removed_layerwise(groups, fraction)
     plan = {}
