@@ -96,6 +96,10 @@ def parse_args(argv=None):
                    "the run (tf_sfw.KAnnealing), e.g. 1.0 0.3 0.1; 'none': off (default: the recipe's).")
     p.add_argument("--k-annealing-until", type=float, default=D["k_annealing_until"],
                    help="SFW only: fraction of the run the --k-annealing phases share.")
+    p.add_argument("--sfw-ema", type=float, default=0.0, metavar="MOMENTUM",
+                   help="SFW only (exploration): keep an exponential moving average of the weights with this momentum "
+                   "and end training on it (the optimizer's use_ema; the average of feasible iterates is feasible); "
+                   "0: off.")
     # baselines and pruning tools
     p.add_argument("--sgd-lr", type=float, default=0.05, help="SGD lr (also GMP's).")
     p.add_argument("--sgd-momentum", type=float, default=0.9, help="SGD momentum (also GMP's).")
@@ -121,6 +125,8 @@ def parse_args(argv=None):
     if args.width is not None and (args.model != "resnet18" or not args.width > 0):
         p.error(f"--width needs --model resnet18 and a positive multiplier. Received: --model {args.model} "
                 f"--width {args.width}")
+    if not 0 <= args.sfw_ema < 1:
+        p.error(f"--sfw-ema must be in [0, 1). Received: --sfw-ema {args.sfw_ema}")
     if not 0 < args.ft_frac <= 0.02:
         p.error("--ft-frac must be in (0, 0.02].")
     if args.k_annealing is None:
@@ -138,7 +144,8 @@ def parse_args(argv=None):
 def config_string(args):
     """The recipe and baseline settings of this run, as a compact JSON string (results.csv)."""
     keys = ("sfw_lr", "momentum", "tau", "k", "k_frac", "ball", "rescale", "schedule", "milestones", "warmup",
-            "bias_norm", "constrain", "unconstrained_lr", "factor", "k_annealing", "k_annealing_until", "sgd_lr", "sgd_momentum",
+            "bias_norm", "constrain", "unconstrained_lr", "factor", "k_annealing", "k_annealing_until", "sfw_ema", "sgd_lr",
+            "sgd_momentum",
             "ft_lr", "ft_teacher", "gmp_begin", "gmp_end", "batch_size", "validation", "note")
     return json.dumps({k: getattr(args, k) for k in keys}, separators=(",", ":"))
 
@@ -230,6 +237,8 @@ def train_dense(setting, optimizer_name, seed, log):
             k_annealing=a.k_annealing,
             k_annealing_until=a.k_annealing_until,
         )
+        if a.sfw_ema:  # set before the optimizer is built (the first step), which creates the averages
+            optimizer.use_ema, optimizer.ema_momentum = True, a.sfw_ema
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     t0 = time.time()
     history = model.fit(setting.dataset(seed), epochs=a.epochs, steps_per_epoch=setting.steps_per_epoch, verbose=0)

@@ -96,6 +96,31 @@ def test_arguments_are_validated(script):
         script.parse_args(["--sparsities", "100"])
     with pytest.raises(SystemExit):
         script.parse_args(["--ft-frac", "0.05"])
+    for ema in ("1.0", "-0.1"):
+        with pytest.raises(SystemExit):
+            script.parse_args(["--sfw-ema", ema])
+
+
+def test_sfw_weight_average_ends_training_on_the_average(script, data_dir, tmp_path, monkeypatch):
+    """--sfw-ema: the SFW optimizer keeps an EMA of the weights and training ends on it (recorded in the config)."""
+    trained = []
+    original = script.train_dense
+
+    def spy(setting, optimizer_name, seed, log):
+        model, wall = original(setting, optimizer_name, seed, log)
+        trained.append(model)
+        return model, wall
+
+    monkeypatch.setattr(script, "train_dense", spy)
+    out = tmp_path / "ema"
+    script.main(["--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "40", "--seeds", "0", "--sparsities", "0",
+                 "--methods", "sfw", "--sfw-ema", "0.9", "--validation", "40", "--out", str(out)])
+    (model,) = trained
+    optimizer = model.optimizer
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.9
+    for average, variable in zip(optimizer._model_variables_moving_average, model.trainable_variables):
+        assert (average.numpy() == variable.numpy()).all()
+    assert '"sfw_ema":0.9' in _read(out / "results.csv")[0]["config"]
 
 
 def test_width_multiplied_resnet_on_padded_images(script, data_dir, tmp_path):
