@@ -158,7 +158,7 @@ def _run(args):
     from tf_sfw.pruning.reconstruction import refit_shrunk
     from tf_sfw.pruning.shrink import kept_widths, shrink_model, structured_metrics
     from tf_sfw.pruning.shrunk_fine_tune import fine_tune_shrunk
-    from tf_sfw.pruning.structured import ChannelGraph, channel_costs, filter_scores, structured_plan
+    from tf_sfw.pruning.structured import ChannelGraph, channel_costs, scored_groups, structured_plan
     from tf_sfw.pruning.sweep import evaluate_classifier
 
     model = load_model_argument(args.model, "--model")
@@ -185,9 +185,9 @@ def _run(args):
 
     evaluate("dense", model)
     calibration = scaled(_training_images(args, x_train, "score_calibration")) if args.score in CALIBRATED_SCORES else None
-    costs = channel_costs(ChannelGraph(model), args.cost)
-    plan = structured_plan(filter_scores(model, score=args.score, calibration_x=calibration), fraction, args.mode,
-                           costs=costs)
+    graph = ChannelGraph(model)  # one walk of the model for the scores and the costs
+    groups = scored_groups(graph, graph.read_weights(), score=args.score, calibration_x=calibration)
+    plan = structured_plan(groups, fraction, args.mode, costs=channel_costs(graph, args.cost))
     shrunk = shrink_model(model, plan)
     evaluate("shrunk", shrunk)
     if args.reconstruct != 0:
