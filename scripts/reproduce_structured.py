@@ -90,7 +90,7 @@ import sys
 import tempfile
 import time
 
-from tf_sfw.pruning.structured_options import CALIBRATED_SCORES, COSTS, MODES, SCORES  # no TensorFlow: fast --help
+from tf_sfw.pruning.structured_options import CALIBRATED_SCORES, COSTS, MODES, SCORES, mode_conflict  # no TensorFlow: fast --help
 
 RUNS = ("SGD", "SFW", "GroupSFW")
 NM_RUNS = ("SGD", "SFW", "NMSFW")
@@ -201,11 +201,9 @@ def parse_args(argv=None):
         p.error(f"--runs must be among {allowed}{' with --nm' if args.nm else ''}. Received: {args.runs}")
     if args.nm and not 1 <= args.nm[0] <= args.nm[1]:
         p.error(f"--nm N M needs 1 <= N <= M. Received: --nm {args.nm[0]} {args.nm[1]}")
-    if args.score == "greedy_least_squares" and args.mode == "global":
-        p.error("--score greedy_least_squares ranks channels within each layer and needs --mode layerwise. "
-                "Received: --mode global")
-    if args.cost != "none" and args.mode != "global":
-        p.error(f"--cost {args.cost} weighs channels of different layers against each other and needs --mode global. "
+    conflict = mode_conflict(args.mode, score=args.score, cost=args.cost)
+    if conflict is not None:
+        p.error(f"--{conflict.option} {conflict.value} {conflict.why} and needs --mode {conflict.mode}. "
                 f"Received: --mode {args.mode}")
     if args.validation < 0 or args.score_calibration < 1:
         p.error(f"--validation must be >= 0 and --score-calibration >= 1. Received: --validation {args.validation} "

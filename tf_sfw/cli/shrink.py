@@ -52,7 +52,7 @@ from tf_sfw.cli._common import (
     write_json,
 )
 
-from tf_sfw.pruning.structured_options import CALIBRATED_SCORES, COSTS, MODES, SCORES
+from tf_sfw.pruning.structured_options import CALIBRATED_SCORES, COSTS, MODES, SCORES, mode_conflict
 
 __all__ = ["add_parser", "run"]
 
@@ -120,12 +120,10 @@ def _check(args):
         args.score = DEFAULT_SCORES[args.mode]
     if args.distill and not args.retrain_steps:
         raise UsageError(f"`--distill` needs `--retrain-steps` > 0. Received: --retrain-steps={args.retrain_steps}")
-    if args.score == "greedy_least_squares" and args.mode == "global":
-        raise UsageError("`--score greedy_least_squares` ranks channels within each layer and needs "
-                         "`--mode layerwise`. Received: --mode global")
-    if args.cost != "none" and args.mode != "global":
-        raise UsageError(f"`--cost {args.cost}` weighs channels of different layers against each other and needs "
-                         f"`--mode global`. Received: --mode {args.mode}")
+    conflict = mode_conflict(args.mode, score=args.score, cost=args.cost)
+    if conflict is not None:
+        raise UsageError(f"`--{conflict.option} {conflict.value}` {conflict.why} and needs `--mode {conflict.mode}`. "
+                         f"Received: --mode {args.mode}")
     return fraction
 
 

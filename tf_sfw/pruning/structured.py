@@ -104,7 +104,15 @@ from tf_sfw.pruning.layer_inputs import input_rows
 from tf_sfw.pruning.magnitude import num_pruned, validate_sparsity
 from tf_sfw.pruning.masks import is_pruned, strip
 from tf_sfw.pruning.refit import check_calibration
-from tf_sfw.pruning.structured_options import CALIBRATED_SCORES, COSTS, MODES, NORMALIZATIONS, NORMS, SCORES
+from tf_sfw.pruning.structured_options import (
+    CALIBRATED_SCORES,
+    COSTS,
+    MODES,
+    NORMALIZATIONS,
+    NORMS,
+    SCORES,
+    mode_conflict,
+)
 from tf_sfw.validation import check_choice, check_positive_int
 
 __all__ = [
@@ -498,21 +506,26 @@ def scored_groups(graph, weights, norm="l2", score="kernel", calibration_x=None,
     return graph.filter_groups(weights, norm, score, rms, grams, damping)
 
 
+def _check_mode_options(mode, score=None, cost="none"):
+    """ValueError naming the argument when ``score`` or ``cost`` needs another ``mode``
+    (`tf_sfw.pruning.structured_options.mode_conflict`)."""
+    conflict = mode_conflict(mode, score=score, cost=cost)
+    if conflict is not None:
+        raise ValueError(f"`{conflict.option}={conflict.value!r}` {conflict.why}, so it needs mode={conflict.mode!r}. "
+                         f"Received: mode={mode!r}")
+
+
 def check_score_mode(score, mode):
     """ValueError for ``score="greedy_least_squares"`` with ``mode="global"``: its scores are
     ranks within each group, which do not compare across groups."""
-    if score == "greedy_least_squares" and mode == "global":
-        raise ValueError("`score='greedy_least_squares'` ranks the channels within each group, so it needs "
-                         "mode='layerwise'. Received: mode='global'")
+    _check_mode_options(mode, score=score)
 
 
 def check_cost_mode(cost, mode):
     """ValueError for an unknown ``cost``, or a cost other than ``"none"`` with
     ``mode="layerwise"`` (a cost weighs channels of different layers against each other)."""
     check_choice(cost, "cost", COSTS)
-    if cost != "none" and mode != "global":
-        raise ValueError(f"`cost={cost!r}` weighs channels of different layers against each other and needs "
-                         f"mode='global'. Received: mode={mode!r}")
+    _check_mode_options(mode, cost=cost)
 
 
 def channel_costs(graph, cost):
