@@ -100,6 +100,12 @@ def parse_args(argv=None):
                    help="SFW only (exploration): keep an exponential moving average of the weights with this momentum "
                    "and end training on it (the optimizer's use_ema; the average of feasible iterates is feasible); "
                    "0: off.")
+    p.add_argument("--sfw-sgd-start", type=float, default=D["sgd_start"], metavar="FRACTION",
+                   help="SFW: the recipe's sgd_start, the first FRACTION of the run's steps train every variable by "
+                   "SGD at --unconstrained-lr (as GMP's dense start), then Frank-Wolfe steps (tf_sfw.fw.sgd_start_step).")
+    p.add_argument("--sfw-unconstrained", nargs="+", default=list(D["unconstrained"]), metavar="REGEX",
+                   help="SFW: the recipe's unconstrained patterns, variables trained by SGD at --unconstrained-lr "
+                   "(re.search in the variable's name or layer path, e.g. conv1/kernel).")
     # baselines and pruning tools
     p.add_argument("--sgd-lr", type=float, default=0.05, help="SGD lr (also GMP's).")
     p.add_argument("--sgd-momentum", type=float, default=0.9, help="SGD momentum (also GMP's).")
@@ -127,6 +133,8 @@ def parse_args(argv=None):
                 f"--width {args.width}")
     if not 0 <= args.sfw_ema < 1:
         p.error(f"--sfw-ema must be in [0, 1). Received: --sfw-ema {args.sfw_ema}")
+    if not 0 <= args.sfw_sgd_start < 1:
+        p.error(f"--sfw-sgd-start must be in [0, 1). Received: --sfw-sgd-start {args.sfw_sgd_start}")
     if not 0 < args.ft_frac <= 0.02:
         p.error("--ft-frac must be in (0, 0.02].")
     if args.k_annealing is None:
@@ -144,9 +152,8 @@ def parse_args(argv=None):
 def config_string(args):
     """The recipe and baseline settings of this run, as a compact JSON string (results.csv)."""
     keys = ("sfw_lr", "momentum", "tau", "k", "k_frac", "ball", "rescale", "schedule", "milestones", "warmup",
-            "bias_norm", "constrain", "unconstrained_lr", "factor", "k_annealing", "k_annealing_until", "sfw_ema", "sgd_lr",
-            "sgd_momentum",
-            "ft_lr", "ft_teacher", "gmp_begin", "gmp_end", "batch_size", "validation", "note")
+            "bias_norm", "constrain", "unconstrained_lr", "factor", "k_annealing", "k_annealing_until", "sfw_ema",
+            "sfw_sgd_start", "sfw_unconstrained", "sgd_lr", "sgd_momentum", "ft_lr", "ft_teacher", "gmp_begin", "gmp_end", "batch_size", "validation", "note")
     return json.dumps({k: getattr(args, k) for k in keys}, separators=(",", ":"))
 
 
@@ -235,7 +242,7 @@ def train_dense(setting, optimizer_name, seed, log):
             schedule=a.schedule, milestones=tuple(a.milestones), factor=a.factor, warmup=a.warmup,
             bias_norm=a.bias_norm, constrain=a.constrain, unconstrained_learning_rate=a.unconstrained_lr,
             k_annealing=a.k_annealing,
-            k_annealing_until=a.k_annealing_until,
+            k_annealing_until=a.k_annealing_until, sgd_start=a.sfw_sgd_start, unconstrained=a.sfw_unconstrained,
         )
         if a.sfw_ema:  # set before the optimizer is built (the first step), which creates the averages
             optimizer.use_ema, optimizer.ema_momentum = True, a.sfw_ema

@@ -89,9 +89,11 @@ WORKER = textwrap.dedent(
         if not (mode == "eager" and backend == "jax"):
             arrays[f"anneal_{mode}_w"], _ = run(mode, "gradient",
                                                 k_annealing=k3.KAnnealing(boundaries=(1, 3), k_fracs=(1.0, 0.5)))
+            for sgd_steps in (2, 3):  # steps 0, 1 by SGD then Frank-Wolfe; all three by SGD
+                arrays[f"sgd_start{sgd_steps}_{mode}_w"], _ = run(mode, "gradient", sgd_steps=sgd_steps)
 
     # Config round trip.
-    w, b, opt = make("gradient", k_annealing=k3.KAnnealing(boundaries=(1, 3), k_fracs=(1.0, 0.5)))
+    w, b, opt = make("gradient", k_annealing=k3.KAnnealing(boundaries=(1, 3), k_fracs=(1.0, 0.5)), sgd_steps=5)
     config = opt.get_config()
     again = k3.SFW.from_config(json.loads(json.dumps(config))).get_config()
     report["config"], report["config_again"] = config, again
@@ -377,6 +379,11 @@ APPS_WORKER = textwrap.dedent(
     opt, cons, lr = recipe.sfw_recipe(model, epochs=2, steps_per_epoch=10, constrain="kernels")
     report["recipe_constraints"] = {path: type(c).__name__ for path, c in cons.items()}
     report["recipe_lr_type"] = type(lr).__name__
+    small = keras.Sequential([keras.Input((40,)), keras.layers.Dense(5, name="s1"), keras.layers.Dense(3, name="s2")],
+                             name="n")  # kernels of 200 and 15 entries: only the first exceeds k = 150
+    report["recipe_sparse_kernels"] = {path: type(c).__name__ for path, c in recipe.sfw_recipe(small, 1, 10)[1].items()}
+    report["config_sparse_kernels"] = {path: type(c).__name__
+                                       for path, c in training.build_constraints(small, TrainConfig()).items()}
     annealed = training.build_optimizer(model, TrainConfig(epochs=2, k_annealing=(1.0, 0.3), k_annealing_until=0.4), 20)
     report["k_annealing"] = annealed.k_annealing.get_config()
     report["unsupported"] = training.unsupported_settings(

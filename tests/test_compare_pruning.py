@@ -99,19 +99,28 @@ def test_arguments_are_validated(script):
     for ema in ("1.0", "-0.1"):
         with pytest.raises(SystemExit):
             script.parse_args(["--sfw-ema", ema])
+    for start in ("1.0", "-0.1"):
+        with pytest.raises(SystemExit, match="2"):
+            script.parse_args(["--sfw-sgd-start", start])
 
 
-def test_sfw_weight_average_ends_training_on_the_average(script, data_dir, tmp_path, monkeypatch):
-    """--sfw-ema: the SFW optimizer keeps an EMA of the weights and training ends on it (recorded in the config)."""
-    trained = []
+@pytest.fixture
+def trained(script, monkeypatch):
+    """The models `train_dense` returns during the test, in order."""
+    models = []
     original = script.train_dense
 
     def spy(setting, optimizer_name, seed, log):
         model, wall = original(setting, optimizer_name, seed, log)
-        trained.append(model)
+        models.append(model)
         return model, wall
 
     monkeypatch.setattr(script, "train_dense", spy)
+    return models
+
+
+def test_sfw_weight_average_ends_training_on_the_average(script, data_dir, tmp_path, trained):
+    """--sfw-ema: the SFW optimizer keeps an EMA of the weights and training ends on it (recorded in the config)."""
     out = tmp_path / "ema"
     script.main(["--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "40", "--seeds", "0", "--sparsities", "0",
                  "--methods", "sfw", "--sfw-ema", "0.9", "--validation", "40", "--out", str(out)])
@@ -159,3 +168,19 @@ def test_distilled_fine_tune_trains_the_same_batches_on_the_dense_networks_proba
         assert a["fine_tune_steps"] == b["fine_tune_steps"] == "1"
         assert a["achieved_sparsity"] == b["achieved_sparsity"]  # the masks hold
         assert a["test_loss"] != b["test_loss"]  # other targets, another fine-tuned network
+
+
+def test_sfw_sgd_start_and_unconstrained_reach_the_recipe(script, data_dir, tmp_path, trained):
+    """--sfw-sgd-start 0.5: the recipe's SFW runs its first 5 of 10 steps as SGD; --sfw-unconstrained leaves the
+    matching kernel to SGD (both recorded in the config)."""
+    out = tmp_path / "sgd_start"
+    script.main(["--data-dir", str(data_dir), "--epochs", "2", "--batch-size", "40", "--seeds", "0", "--sparsities", "0",
+                 "--methods", "sfw", "--sfw-sgd-start", "0.5", "--sfw-unconstrained", r"^dense(_\d+)?/kernel",
+                 "--validation", "40", "--out", str(out)])
+    (model,) = trained  # 200 images / batch 40 = 5 steps per epoch, 10 in all
+    assert model.optimizer.sgd_steps == 5 and int(model.optimizer.iterations) == 10
+    constrained = {v.name.split("/")[0].rstrip("_0123456789"): model.optimizer.constraints.for_variable(v).is_constrained
+                   for v in model.trainable_variables if "kernel" in v.name}
+    assert constrained == {"conv2d": True, "dense": False}
+    config = _read(out / "results.csv")[0]["config"]
+    assert '"sfw_sgd_start":0.5' in config and '"sfw_unconstrained":["^dense(_\\\\d+)?/kernel"]' in config

@@ -76,6 +76,18 @@ def test_pure_forms_work_on_numpy_and_tensors():
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+@pytest.mark.parametrize("step, sgd_steps", [(0, 3), (2, 3), (3, 3), (9, 3), (0, 0)])
+def test_sgd_start_step_is_sgd_before_s_and_frank_wolfe_after(step, sgd_steps, jit):
+    theta, m, fw_theta = (RNG.normal(size=(6, 4)).astype(np.float32) for _ in range(3))
+    counter = tf.Variable(step, dtype=tf.int64)
+    got = tf.function(lambda: fw.sgd_start_step(counter, sgd_steps, tf.constant(theta), tf.constant(m),
+                                                tf.constant(0.5), tf.constant(fw_theta)), jit_compile=jit)()
+    expected = theta - 0.5 * m if step < sgd_steps else fw_theta
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(fw.unconstrained_step(theta, m, 0.5), theta - 0.5 * m, rtol=1e-7)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
 def test_in_place_forms_equal_the_pure_ones(jit):
     theta0, v, m0, g = (RNG.normal(size=(8, 3)).astype(np.float32) for _ in range(4))
     theta, m = tf.Variable(theta0), tf.Variable(m0)

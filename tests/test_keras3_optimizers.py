@@ -9,10 +9,11 @@ import pytest
 from keras3_runner import K, LR, MU, RADIUS, RESCALES, ULR, keras3_runs, keras3_worker  # noqa: F401  (fixtures)
 
 
-def _reference(theta0, bias0, grads, rescale, ks=None):
+def _reference(theta0, bias0, grads, rescale, ks=None, sgd_steps=0):
     """NumPy SFW: m_0 = g_0, top-K vertex of the K-sparse polytope (ties at the K-th largest
     magnitude share), rescaled step; SGD for the bias.
-    ``ks``: the K of each step (default K throughout)."""
+    ``ks``: the K of each step (default K throughout); steps before ``sgd_steps`` move the
+    kernel by SGD too."""
     theta, bias = theta0.astype(np.float32), bias0.astype(np.float32)
     m = np.zeros_like(theta)
     mb = np.zeros_like(bias)
@@ -21,6 +22,10 @@ def _reference(theta0, bias0, grads, rescale, ks=None):
         mu = np.float32(0.0 if t == 0 else MU)
         m = mu * m + (np.float32(1) - mu) * gw
         mb = mu * mb + (np.float32(1) - mu) * gb
+        bias = bias - np.float32(ULR) * mb
+        if t < sgd_steps:
+            theta = theta - np.float32(ULR) * m
+            continue
         flat = m.ravel()
         a = np.abs(flat)
         t = np.sort(a)[-k]  # entries tied at the K-th largest magnitude share the rest of K
@@ -36,7 +41,6 @@ def _reference(theta0, bias0, grads, rescale, ks=None):
             factor = np.linalg.norm(m.astype(np.float64)) / np.linalg.norm(d)
         eta = min(max(LR * factor, 0.0), 1.0)
         theta = (theta + eta * d).astype(np.float32)
-        bias = bias - np.float32(ULR) * mb
     return theta, bias
 
 
@@ -66,6 +70,19 @@ def test_keras3_k_annealing_matches_numpy_reference(keras3_worker, mode):
     assert not np.allclose(theta, plain, rtol=1e-3)  # the annealed K changed the iterate
 
 
+@pytest.mark.parametrize("sgd_steps", [2, 3])
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_keras3_sgd_start_matches_numpy_reference(keras3_worker, mode, sgd_steps):
+    arrays, report = keras3_worker
+    if f"sgd_start{sgd_steps}_{mode}_w" not in arrays:
+        pytest.skip(f"no {mode} SGD-start run on {report['backend']}")
+    grads = [(arrays[f"gw{i}"], arrays[f"gb{i}"]) for i in range(3)]
+    theta, _ = _reference(arrays["theta0"], arrays["bias0"], grads, "gradient", sgd_steps=sgd_steps)
+    np.testing.assert_allclose(arrays[f"sgd_start{sgd_steps}_{mode}_w"], theta, rtol=1e-5, atol=1e-7)
+    other, _ = _reference(arrays["theta0"], arrays["bias0"], grads, "gradient", sgd_steps=5 - sgd_steps)
+    assert not np.allclose(theta, other, rtol=1e-3)  # S = 2 ends on a Frank-Wolfe step, S = 3 on an SGD one
+
+
 def test_keras3_config_round_trip(keras3_worker):
     _, report = keras3_worker
     config, again = report["config"], report["config_again"]
@@ -74,6 +91,7 @@ def test_keras3_config_round_trip(keras3_worker):
     assert config["learning_rate"] == pytest.approx(LR)
     assert config["unconstrained_learning_rate"] == pytest.approx(ULR)
     assert config["k_annealing"] == {"boundaries": [1, 3], "k_fracs": [1.0, 0.5]}
+    assert config["sgd_steps"] == 5
     assert report["deserialized"] == "SFW"
 
 

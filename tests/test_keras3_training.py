@@ -46,6 +46,11 @@ def test_recipe_sizes_biases_and_constrains_kernels_only(keras3_app):
     assert report["recipe_constraints"] == {"m/d1/kernel": ball, "m/d1/bias": "Unconstrained",
                                             "m/d2/kernel": ball, "m/d2/bias": "Unconstrained"}
     assert report["recipe_lr_type"] == "RecipeSchedule"
+    # the default constrain="sparse_kernels": a kernel of at most k = 150 entries is left to SGD
+    expected = {"n/s1/kernel": ball, "n/s1/bias": "Unconstrained", "n/s2/kernel": "Unconstrained",
+                "n/s2/bias": "Unconstrained"}
+    assert DEFAULTS["constrain"] == "sparse_kernels" and DEFAULTS["k"] == 150
+    assert report["recipe_sparse_kernels"] == expected and report["config_sparse_kernels"] == expected
 
 
 def test_k_annealing_reaches_the_keras3_optimizer(keras3_app):

@@ -49,18 +49,18 @@ def np_shift_inside(constraint, x):
     return x * min(1.0, r / size)
 
 
-def np_sfw(thetas, grads_per_step, constraints, lr, momentum, rescale, unconstrained_lr):
+def np_sfw(thetas, grads_per_step, constraints, lr, momentum, rescale, unconstrained_lr, sgd_steps=0):
     thetas = [t.astype(np.float64).copy() for t in thetas]
     ms = [np.zeros_like(t) for t in thetas]
     for step, grads in enumerate(grads_per_step):
         mu = 0.0 if step == 0 else momentum
         for i, (g, c) in enumerate(zip(grads, constraints)):
             ms[i] = mu * ms[i] + (1 - mu) * g
-            if not c.is_constrained:
+            if c.is_constrained and step == 0:
+                thetas[i] = np_shift_inside(c, thetas[i])  # when the optimizer is built
+            if not c.is_constrained or step < sgd_steps:  # SGD start: every variable as unconstrained
                 thetas[i] = thetas[i] - unconstrained_lr * ms[i]
                 continue
-            if step == 0:
-                thetas[i] = np_shift_inside(c, thetas[i])
             v = np_lmo(c, ms[i])
             if rescale == "gradient":
                 gap = np.linalg.norm(thetas[i] - v)
@@ -74,9 +74,10 @@ def np_sfw(thetas, grads_per_step, constraints, lr, momentum, rescale, unconstra
     return thetas
 
 
+@pytest.mark.parametrize("sgd_steps", [0, 2])
 @pytest.mark.parametrize("rescale", [None, "diameter", "gradient"])
 @pytest.mark.parametrize("lr, unconstrained_lr", [(0.05, 0.01), (1.0, 0.3)])
-def test_three_steps_match_numpy_reference(rescale, lr, unconstrained_lr):
+def test_three_steps_match_numpy_reference(rescale, lr, unconstrained_lr, sgd_steps):
     shapes = [(5, 4), (7,), (3, 2, 2)]
     cons_list = [
         C.KSparsePolytope(k=3, k_frac=None, mode="radius", value=0.4),
@@ -88,12 +89,13 @@ def test_three_steps_match_numpy_reference(rescale, lr, unconstrained_lr):
     variables = [tf.Variable(x, dtype=tf.float64, name=f"v{i}") for i, x in enumerate(init)]
     cons = C.VariableConstraints({v.name: c for v, c in zip(variables, cons_list)})
     opt = tf_sfw.SFW(
-        learning_rate=lr, momentum=0.9, rescale=rescale, constraints=cons, unconstrained_learning_rate=unconstrained_lr
+        learning_rate=lr, momentum=0.9, rescale=rescale, constraints=cons, unconstrained_learning_rate=unconstrained_lr,
+        sgd_steps=sgd_steps,
     )
     grads = [[RNG.normal(size=s) for s in shapes] for _ in range(3)]
     for step_grads in grads:
         opt.apply_gradients(zip([tf.constant(g) for g in step_grads], variables))
-    expected = np_sfw(init, grads, cons_list, lr, 0.9, rescale, unconstrained_lr)
+    expected = np_sfw(init, grads, cons_list, lr, 0.9, rescale, unconstrained_lr, sgd_steps)
     for v, e in zip(variables, expected):
         # Keras keeps the learning rate in a float32 variable: parity to float32 precision.
         np.testing.assert_allclose(v.numpy(), e, rtol=1e-6, atol=1e-9)
@@ -228,6 +230,8 @@ def test_k_support_norm_reference_is_right_on_known_cases():
         (dict(constraints=None), "constraints=None"),
         (dict(constraints=C.KSparsePolytope()), "mode='initialization'"),
         (dict(constraints="ksparse"), "constraints='ksparse'"),
+        (dict(sgd_steps=-1), "sgd_steps=-1"),
+        (dict(sgd_steps=1.5), "sgd_steps=1.5"),
     ],
 )
 def test_invalid_arguments(kwargs, message):
@@ -252,12 +256,13 @@ def small_data(n=96):
     return x, y
 
 
-def sfw_for(model, lr=1.0, unconstrained_lr=0.01):
+def sfw_for(model, lr=1.0, unconstrained_lr=0.01, sgd_steps=0):
     cons = tf_sfw.constraints_for_model(
         model, tf_sfw.KSparsePolytope(k=10, k_frac=0.05, value=15.0), overrides={"bn/": tf_sfw.Unconstrained()}
     )
     return tf_sfw.SFW(
-        learning_rate=lr, momentum=0.9, rescale="gradient", constraints=cons, unconstrained_learning_rate=unconstrained_lr
+        learning_rate=lr, momentum=0.9, rescale="gradient", constraints=cons, unconstrained_learning_rate=unconstrained_lr,
+        sgd_steps=sgd_steps,
     )
 
 
@@ -266,7 +271,9 @@ def test_config_round_trip_exact():
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay([10, 20], [1.0, 0.1, 0.01])
     for lr, unconstrained_lr in ((0.5, 0.03), (schedule, schedule)):
         opt = sfw_for(model, lr, unconstrained_lr)
+        opt.sgd_steps = 7
         config = opt.get_config()
+        assert config["sgd_steps"] == 7
         clone = tf_sfw.SFW.from_config(json.loads(json.dumps(config)))
         assert clone.get_config() == config
         assert clone.constraints == opt.constraints
@@ -288,9 +295,11 @@ def test_fit_learns_and_jit_compile_matches():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_update_step_compiles_with_xla():
+@pytest.mark.parametrize("sgd_steps", [0, 5])
+def test_update_step_compiles_with_xla(sgd_steps):
     var = tf.Variable(RNG.normal(size=(64, 32)).astype(np.float32), name="xla_w")
-    opt = tf_sfw.SFW(1.0, 0.9, "gradient", constraints=C.KSparsePolytope(k=None, k_frac=0.05, mode="radius", value=1.0))
+    opt = tf_sfw.SFW(1.0, 0.9, "gradient", constraints=C.KSparsePolytope(k=None, k_frac=0.05, mode="radius", value=1.0),
+                     sgd_steps=sgd_steps)
     opt.build([var])
     g = tf.constant(RNG.normal(size=(64, 32)).astype(np.float32))
     before = var.numpy()
@@ -298,13 +307,14 @@ def test_update_step_compiles_with_xla():
     assert not np.allclose(var.numpy(), before)
 
 
-@pytest.mark.parametrize("fmt", ["keras", "tf"])
-def test_save_reload_continue_equals_uninterrupted(tmp_path, fmt):
+@pytest.mark.parametrize("fmt, sgd_steps", [("keras", 0), ("tf", 0), ("keras", 10)])
+def test_save_reload_continue_equals_uninterrupted(tmp_path, fmt, sgd_steps):
+    """Saved after step 8 of 16 and continued (with sgd_steps=10 the SGD start ends after the reload)."""
     x, y = small_data(128)
 
     def fresh():
         model = small_model(seed=5)
-        model.compile(sfw_for(model), "sparse_categorical_crossentropy", ["accuracy"])
+        model.compile(sfw_for(model, sgd_steps=sgd_steps), "sparse_categorical_crossentropy", ["accuracy"])
         return model
 
     straight = fresh()

@@ -83,7 +83,7 @@ def test_sfw_recipe_returns_optimizer_constraints_and_schedule(ball, cls):
 
 def test_sfw_recipe_defaults_warm_up_and_constrain_kernels_in_k_support_balls():
     model = _model()
-    optimizer, constraints, schedule = sfw_recipe(model, epochs=5, steps_per_epoch=20)
+    optimizer, constraints, schedule = sfw_recipe(model, epochs=5, steps_per_epoch=20, constrain="kernels")
     np.testing.assert_allclose(float(schedule(0)), 1.0 / 2)  # warm-up over floor(0.02 * 100) = 2 steps
     np.testing.assert_allclose(float(schedule(1)), 1.0)
     np.testing.assert_allclose(float(schedule(74)), 1.0)
@@ -169,6 +169,63 @@ def test_sfw_recipe_kernels_only_leaves_biases_to_sgd_on_the_same_schedule_shape
     grad_bias = dict(zip([v.name for v in model.trainable_variables], grads))[bias.name].numpy()
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     np.testing.assert_allclose(bias.numpy(), before - 0.5 * 0.5 * grad_bias, rtol=1e-5, atol=1e-7)
+
+
+def test_sfw_recipe_sgd_start_is_a_fraction_of_the_run_and_off_by_default():
+    assert sfw_recipe(_model(), epochs=5, steps_per_epoch=20)[0].sgd_steps == 0
+    assert sfw_recipe(_model(), epochs=5, steps_per_epoch=20, sgd_start=0.2)[0].sgd_steps == 20
+    assert sfw_recipe(_model(), epochs=3, steps_per_epoch=7, sgd_start=0.1)[0].sgd_steps == 2  # floor(2.1)
+    for bad in (1.0, -0.5, "0.2"):
+        with pytest.raises(ValueError, match="sgd_start"):
+            sfw_recipe(_model(), 1, 1, sgd_start=bad)
+
+
+def _nested_model():
+    """Kernels of 72 (conv), 192 (inner/fc) and 12 (head) entries; the inner model's layer is named like a
+    top-level one would be."""
+    keras.utils.set_random_seed(0)
+    inner_in = keras.Input((64,))
+    inner = keras.Model(inner_in, keras.layers.Dense(3, name="fc")(inner_in), name="inner")
+    inputs = keras.Input((6, 6, 2))
+    x = keras.layers.Flatten()(keras.layers.Conv2D(4, 3, name="conv")(inputs))
+    return keras.Model(inputs, keras.layers.Dense(4, name="head")(inner(x)))
+
+
+@pytest.mark.parametrize("ball", ["k_support", "k_sparse"])
+def test_sfw_recipe_sparse_kernels_leaves_kernels_whose_set_holds_every_entry_to_sgd(ball):
+    """constrain="sparse_kernels" (the default): kernels with n <= k are unconstrained, as with an explicit pattern."""
+    from tf_sfw import constraints as constraints_lib
+    from tf_sfw.recipe_math import constrained_per_variable
+
+    model = _nested_model()
+    _, constraints, _ = sfw_recipe(model, 1, 1, ball=ball)
+    constrained = {path: c.is_constrained for path, c in constraints.constraints.items()}
+    assert constrained == {"conv/kernel": False, "conv/bias": False, "inner/fc/kernel": True, "inner/fc/bias": False,
+                           "head/kernel": False, "head/bias": False}
+    explicit = sfw_recipe(model, 1, 1, ball=ball, constrain="kernels", unconstrained=["^conv/kernel$", "^head/kernel$"])
+    assert constraints == explicit[1]
+    assert sfw_recipe(model, 1, 1, ball=ball, k=10)[1] == sfw_recipe(model, 1, 1, ball=ball, k=10, constrain="kernels")[1]
+    # only entry-wise top-K sets are concerned: an L2 ball stays on every kernel
+    l2 = constraints_lib.LpBall(p=2, mode="radius", value=1.0)
+    per_variable = constrained_per_variable(constraints_lib, model, l2, "sparse_kernels")
+    assert per_variable == constrained_per_variable(constraints_lib, model, l2, "kernels")
+    with pytest.raises(ValueError, match="constrain='kernel'"):
+        constrained_per_variable(constraints_lib, model, l2, "kernel")
+
+
+def test_sfw_recipe_unconstrained_patterns_leave_those_variables_to_sgd():
+    model = _model()
+    _, constraints, _ = sfw_recipe(model, 1, 1, constrain="kernels")
+    assert constraints.for_variable(model.get_layer("conv").kernel).is_constrained
+    _, constraints, _ = sfw_recipe(model, 1, 1, unconstrained=["conv/kernel"], constrain="kernels")
+    assert not constraints.for_variable(model.get_layer("conv").kernel).is_constrained
+    assert constraints.for_variable(model.get_layer("dense").kernel).is_constrained
+    _, constraints, _ = sfw_recipe(model, 1, 1, unconstrained=("^conv/",), constrain="all")
+    assert not any(constraints.for_variable(v).is_constrained for v in model.get_layer("conv").trainable_weights)
+    assert constraints.for_variable(model.get_layer("dense").bias).is_constrained
+    for bad, match in (("conv/kernel", "sequence"), (["("], r"pattern '\('"), ([3], "pattern 3")):
+        with pytest.raises(ValueError, match=match):
+            sfw_recipe(model, 1, 1, unconstrained=bad)
 
 
 def test_sfw_recipe_validates_new_arguments():

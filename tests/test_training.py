@@ -213,6 +213,9 @@ def test_config_round_trip():
         ({"k_annealing": (1.0,), "constraint": "l2"}, "constraint='l2'"),
         ({"k_annealing": (1.0,), "optimizer": "sgd"}, "optimizer='sgd'"),
         ({"k_annealing_until": 1.5}, "k_annealing_until"),
+        ({"sgd_start": 1.0}, r"sgd_start=1\.0"),
+        ({"sgd_start": -0.1}, "sgd_start"),
+        ({"sgd_start": 0.2, "optimizer": "sgd"}, "sgd_start=0.2"),
     ],
 )
 def test_config_validation(kwargs, match):
@@ -319,6 +322,17 @@ def test_k_annealing_reaches_sfw_and_round_trips():
         build_optimizer(model, config)
     # phases too short for one step are dropped: 3 phases over a quarter of 4 steps (boundaries 0, 1, 1)
     assert build_optimizer(model, config, total_steps=4).k_annealing == KAnnealing((1,), (0.3,))
+
+
+def test_sgd_start_reaches_sfw_and_round_trips():
+    """TrainConfig(sgd_start=f) gives SFW floor(f * total_steps) SGD steps; off by default."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    config = TrainConfig(sgd_start=0.25)
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert build_optimizer(model, config, total_steps=122).sgd_steps == 30
+    assert build_optimizer(model, TrainConfig(), total_steps=122).sgd_steps == 0
+    with pytest.raises(ValueError, match="total_steps=None"):
+        build_optimizer(model, config)
 
 
 def test_k_annealing_auto_is_the_recipe_for_top_k_sets_only():

@@ -57,6 +57,8 @@ __all__ = [
     "momentum_average",
     "step_size",
     "convex_step",
+    "unconstrained_step",
+    "sgd_start_step",
     "step",
     "harmonic_step_size",
     "assign_momentum",
@@ -121,6 +123,30 @@ def momentum_average(previous, gradient, mu):
 def convex_step(theta, v, eta):
     r""":math:`\theta + \eta\,(v - \theta) = (1-\eta)\,\theta + \eta\,v` (NumPy arrays or tensors)."""
     return theta + eta * (v - theta)
+
+
+def unconstrained_step(theta, momentum, learning_rate):
+    r""":math:`\theta - \mathrm{lr}\, m`: the SGD step of an unconstrained variable, with
+    :math:`m` the averaged momentum of `momentum_average` (so rate ``u`` is heavy-ball SGD at
+    :math:`(1-\mu)\,u`)."""
+    return theta - learning_rate * momentum
+
+
+def sgd_start_step(step, sgd_steps, theta, momentum, unconstrained_learning_rate, fw_theta, ops=None):
+    r"""A constrained variable's next iterate in a run that starts with ``sgd_steps`` = S SGD steps:
+
+    .. math::
+        \theta_{t+1} = \begin{cases} \theta_t - \mathrm{ulr}_t\, m_t & t < S \\
+            \theta^{\mathrm{FW}}_{t+1} & t \ge S \end{cases}
+
+    (``fw_theta`` is the Frank-Wolfe iterate :math:`\theta^{\mathrm{FW}}_{t+1}`). The first S steps
+    train every variable as an unconstrained one, as gradual magnitude pruning trains densely
+    before it prunes; after them each Frank-Wolfe step is a convex combination with a point of
+    the set, which draws an iterate that left its set back into it. A ``where`` on the step
+    counter, so the update stays one compiled program.
+    """
+    ops = selection_lib.get_ops(ops)
+    return ops.where(step < sgd_steps, unconstrained_step(theta, momentum, unconstrained_learning_rate), fw_theta)
 
 
 def norm(x, ops=None):

@@ -8,6 +8,7 @@ from tf_sfw import fw
 from tf_sfw import k_annealing as k_annealing_lib
 from tf_sfw import lmo as lmo_lib
 from tf_sfw import recipe_math
+from tf_sfw import validation
 from tf_sfw import structured_constraints  # noqa: F401  (registers the group / N:M sets for from_config)
 from tf_sfw._keras import keras
 
@@ -93,6 +94,10 @@ class SFW(keras.optimizers.Optimizer):
             average of gradients, so this is heavy-ball SGD at 0.05 with momentum 0.9.
         k_annealing: None, or a `tf_sfw.KAnnealing`: the K of every top-K set for the first
             steps (a dense start before the sparse phase; see `tf_sfw.k_annealing`).
+        sgd_steps: int >= 0 (default 0): steps :math:`t <` ``sgd_steps`` update every variable
+            as an unconstrained one, :math:`\theta_{t+1} = \theta_t - \mathrm{ulr}_t\, m_t`
+            (an SGD start, as gradual magnitude pruning trains densely before pruning; the
+            momentum carries on into the Frank-Wolfe steps; `tf_sfw.fw.sgd_start_step`).
         name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
         ema_overwrite_frequency, jit_compile: as for every tf_keras optimizer.
     """
@@ -106,6 +111,7 @@ class SFW(keras.optimizers.Optimizer):
         selection=lmo_lib.DEFAULT_SELECTION,
         unconstrained_learning_rate=recipe_math.DEFAULTS["unconstrained_learning_rate"],
         k_annealing=None,
+        sgd_steps=0,
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,
@@ -141,6 +147,7 @@ class SFW(keras.optimizers.Optimizer):
         self.selection = selection
         self.unconstrained_learning_rate = unconstrained_learning_rate
         self.k_annealing = k_annealing_lib.check_k_annealing(k_annealing)
+        self.sgd_steps = validation.check_int(sgd_steps, "sgd_steps", minimum=0)
 
     def build(self, var_list):
         """Creates one momentum slot per variable and resolves each variable's set."""
@@ -191,7 +198,11 @@ class SFW(keras.optimizers.Optimizer):
         direction = v - theta
         diameter = constraint.l2_diameter(variable.shape.num_elements()) if self.rescale == "diameter" else None
         eta = fw.step_size(lr, self.rescale, direction, gradient=momentum, diameter=diameter)
-        fw.assign_convex_step(variable, direction, eta)  # (1 - eta) theta + eta v, fused in place
+        if self.sgd_steps:
+            variable.assign(fw.sgd_start_step(self.iterations, self.sgd_steps, theta, momentum,
+                                              self._unconstrained_lr(dtype), fw.convex_step(theta, v, eta)))
+        else:
+            fw.assign_convex_step(variable, direction, eta)  # (1 - eta) theta + eta v, fused in place
 
     def get_config(self):
         config = super().get_config()
@@ -207,6 +218,7 @@ class SFW(keras.optimizers.Optimizer):
                 "selection": self.selection,
                 "unconstrained_learning_rate": _serialize_schedule(self.unconstrained_learning_rate),
                 "k_annealing": None if self.k_annealing is None else self.k_annealing.get_config(),
+                "sgd_steps": self.sgd_steps,
             }
         )
         return config

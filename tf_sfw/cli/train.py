@@ -61,8 +61,8 @@ et al., ICLR 2022, "Learning Pruning-Friendly Networks via Frank-Wolfe"). The de
 recipe of tf_sfw.recipe, chosen on held-out training data: 180 epochs, batch 128, lr
 {RECIPE_DEFAULTS['learning_rate']:g} with gradient rescaling, momentum {RECIPE_DEFAULTS['momentum']:g}, the kernels in K-support norm balls with tau
 {RECIPE_DEFAULTS['tau']:g} and K = max({RECIPE_DEFAULTS['k']}, {100 * RECIPE_DEFAULTS['k_frac']:g}% of each variable's size) capped at that size, with K annealing (K = {', '.join(f'{100 * f:g}%' for f in RECIPE_DEFAULTS['k_annealing'])} of each kernel in equal phases over the first
-{100 * RECIPE_DEFAULTS['k_annealing_until']:g}% of the steps), biases and BatchNorm unconstrained (SGD at
---unconstrained-lr {RECIPE_DEFAULTS['unconstrained_learning_rate']:g}), and --schedule recipe: a linear lr warm-up over the first
+{100 * RECIPE_DEFAULTS['k_annealing_until']:g}% of the steps), biases, BatchNorm and kernels of at most {RECIPE_DEFAULTS['k']} entries unconstrained
+(--constrain {RECIPE_DEFAULTS['constrain']}; SGD at --unconstrained-lr {RECIPE_DEFAULTS['unconstrained_learning_rate']:g}), and --schedule recipe: a linear lr warm-up over the first
 {100 * RECIPE_DEFAULTS['warmup']:g}% of the steps, then lr divided by 10 after {_percentages(RECIPE_DEFAULTS['milestones'])} of the steps, whatever
 the run's length. The paper's setting: --constraint k_sparse --constrain all --k 10 --schedule paper
 (lr divided by 10 after 1/3 and 2/3 of the run, epochs 61 and 121 of 180, plus the loss-average
@@ -134,6 +134,11 @@ def add_parser(subparsers):
     p.add_argument("--k-annealing-until", type=float_type("--k-annealing-until", low=0.0, high=1.0, low_open=True),
                    default=RECIPE_DEFAULTS["k_annealing_until"], metavar="FRAC",
                    help="fraction of the run, in (0, 1], that the --k-annealing phases share")
+    p.add_argument("--sgd-start", type=float_type("--sgd-start", low=0.0, high=1.0, high_open=True),
+                   default=RECIPE_DEFAULTS["sgd_start"], metavar="FRAC",
+                   help="sfw: train every variable by SGD at --unconstrained-lr for this fraction of the first steps, "
+                   "then Frank-Wolfe steps, in [0, 1) (default: off; 0.2 helped a 6-epoch Fashion-MNIST run and cost a "
+                   "2-epoch MNIST run, results/compare_pruning/tuning12)")
     p.add_argument("--weight-decay", type=float_type("--weight-decay", low=0.0), default=None,
                    help="decoupled weight decay (default: 0, the paper's setting)")
     p.add_argument("--schedule", choices=SCHEDULES, default="recipe",
@@ -152,7 +157,8 @@ def add_parser(subparsers):
                    default=RECIPE_DEFAULTS["warmup"], metavar="FRAC",
                    help="--schedule recipe: linear lr warm-up over this fraction of the steps, in [0, 1)")
     p.add_argument("--constrain", choices=RECIPE_CONSTRAIN, default=RECIPE_DEFAULTS["constrain"],
-                   help="sfw: variables in a set: all, or kernels only (the rest trained by SGD at --unconstrained-lr)")
+                   help="sfw: variables in a set: all; kernels only; or sparse_kernels, the kernels whose top-K set "
+                   "is sparse (K < n: more than --k entries). The rest are trained by SGD at --unconstrained-lr")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random crop + flip (default: on for cifar10 and tiny_imagenet, off otherwise)")
     p.add_argument("--subset", type=positive("--subset"), default=None, metavar="N",
@@ -240,6 +246,7 @@ def config_from_args(args):
         unconstrained_learning_rate=args.unconstrained_learning_rate,
         k_annealing=_k_annealing_argument(args.k_annealing),
         k_annealing_until=args.k_annealing_until,
+        sgd_start=args.sgd_start,
         nm_n=args.nm_n,
         nm_m=args.nm_m,
         weight_decay=args.weight_decay,

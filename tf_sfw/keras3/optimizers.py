@@ -8,6 +8,7 @@ from keras import ops as kops
 from tf_sfw import fw, recipe_math
 from tf_sfw import k_annealing as k_annealing_lib
 from tf_sfw import selection as selection_lib
+from tf_sfw import validation
 from tf_sfw.keras3 import _ops
 from tf_sfw.keras3 import constraints as constraints_lib
 
@@ -38,7 +39,7 @@ class SFW(keras.optimizers.Optimizer):
     take the SGD step :math:`\theta_{t+1} = \theta_t - \mathrm{ulr}_t\, m_t`.
 
     Args:
-        learning_rate, momentum, rescale, selection, unconstrained_learning_rate, k_annealing: as for
+        learning_rate, momentum, rescale, selection, unconstrained_learning_rate, k_annealing, sgd_steps: as for
             `tf_sfw.SFW` (same validation; ``momentum`` may be a schedule :math:`\mu_t`, e.g.
             `tf_sfw.keras3.AveragingMomentum` for one-shot Frank-Wolfe).
         constraints: `tf_sfw.keras3.VariableConstraints` (from
@@ -58,6 +59,7 @@ class SFW(keras.optimizers.Optimizer):
         selection=selection_lib.DEFAULT_SELECTION,
         unconstrained_learning_rate=recipe_math.DEFAULTS["unconstrained_learning_rate"],
         k_annealing=None,
+        sgd_steps=0,
         jit_compile=True,
         name="SFW",
         **kwargs,
@@ -74,6 +76,7 @@ class SFW(keras.optimizers.Optimizer):
         self.selection = selection
         self.unconstrained_learning_rate = unconstrained_learning_rate
         self.k_annealing = k_annealing_lib.check_k_annealing(k_annealing)
+        self.sgd_steps = validation.check_int(sgd_steps, "sgd_steps", minimum=0)
         self.jit_compile = bool(jit_compile)
 
     def build(self, var_list):
@@ -117,7 +120,11 @@ class SFW(keras.optimizers.Optimizer):
         diameter = constraint.l2_diameter(_ops.num_elements(theta)) if self.rescale == "diameter" else None
         lr = kops.cast(learning_rate, dtype)
         eta = fw.step_size(lr, self.rescale, direction, gradient=momentum, diameter=diameter, ops=_ops)
-        self.assign(variable, fw.convex_step(theta, v, eta))
+        theta_next = fw.convex_step(theta, v, eta)
+        if self.sgd_steps:
+            theta_next = fw.sgd_start_step(self.iterations, self.sgd_steps, theta, momentum,
+                                           self._unconstrained_lr(dtype), theta_next, _ops)
+        self.assign(variable, theta_next)
 
     def get_config(self):
         config = super().get_config()
@@ -137,6 +144,7 @@ class SFW(keras.optimizers.Optimizer):
                     else self.unconstrained_learning_rate
                 ),
                 "k_annealing": None if self.k_annealing is None else self.k_annealing.get_config(),
+                "sgd_steps": self.sgd_steps,
                 "jit_compile": self.jit_compile,
             }
         )

@@ -94,9 +94,7 @@ def build_constraints(model, config):
     overrides = {pattern: c.Unconstrained() for pattern in config.unconstrained}
     if config.unconstrained_bn:
         overrides[keras.layers.BatchNormalization] = c.Unconstrained()
-    if config.constrain == "kernels":
-        overrides[recipe_math.NON_KERNEL_PATTERN] = c.Unconstrained()
-    return c.constraints_for_model(model, default, overrides=overrides or None)
+    return recipe_math.constrained_per_variable(c, model, default, config.constrain, overrides)
 
 
 def build_optimizer(model, config, total_steps):
@@ -110,7 +108,7 @@ def build_optimizer(model, config, total_steps):
                constraints=build_constraints(model, config),
                unconstrained_learning_rate=learning_rate_schedule(config.unconstrained_learning_rate, config,
                                                                   total_steps),
-               k_annealing=config.k_annealing_schedule(total_steps))
+               k_annealing=config.k_annealing_schedule(total_steps), sgd_steps=config.sgd_start_steps(total_steps))
 
 
 class SeededBatches(keras.utils.PyDataset):

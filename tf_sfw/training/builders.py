@@ -58,7 +58,9 @@ def build_constraints(model, config, init_norms=None):
     ``init_norms`` is passed to :func:`tf_sfw.constraints.constraints_for_model` (expected
     initial norms of variables whose initializer is unknown, or to override them).
     """
-    from tf_sfw.constraints import KSparsePolytope, KSupportNormBall, LpBall, Unconstrained, constraints_for_model
+    from tf_sfw import constraints
+    from tf_sfw.constraints import KSparsePolytope, KSupportNormBall, LpBall, Unconstrained
+    from tf_sfw.recipe_math import constrained_per_variable
 
     config = _as_config(config)
     if config.constraint == "k_sparse":
@@ -75,11 +77,7 @@ def build_constraints(model, config, init_norms=None):
     overrides = {pattern: Unconstrained() for pattern in config.unconstrained}
     if config.unconstrained_bn:
         overrides[keras.layers.BatchNormalization] = Unconstrained()
-    if config.constrain == "kernels":
-        from tf_sfw.recipe_math import NON_KERNEL_PATTERN
-
-        overrides[NON_KERNEL_PATTERN] = Unconstrained()
-    return constraints_for_model(model, default, overrides=overrides or None, init_norms=init_norms)
+    return constrained_per_variable(constraints, model, default, config.constrain, overrides, init_norms)
 
 
 def _structured_constraint(config):
@@ -152,6 +150,7 @@ def build_optimizer(model, config, init_norms=None, total_steps=None):
         unconstrained_learning_rate=unconstrained_learning_rate,
         weight_decay=config.weight_decay,
         k_annealing=_k_annealing(config, total_steps),
+        sgd_steps=config.sgd_start_steps(total_steps),
     )
 
 

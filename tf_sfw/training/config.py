@@ -5,7 +5,6 @@ when a config is created), so that command-line front ends can use it cheaply.
 """
 
 import dataclasses
-import re
 
 from tf_sfw import recipe_math
 from tf_sfw.validation import (
@@ -69,9 +68,11 @@ class TrainConfig:
         unconstrained: Regexes (``re.search`` on variable names) of variables trained by SGD
             instead, e.g. ``"bn"`` for BatchNorm.
         unconstrained_bn: Leave every BatchNormalization gamma/beta unconstrained.
-        constrain: ``"all"`` (every variable not made unconstrained above is in a set) or
+        constrain: ``"all"`` (every variable not made unconstrained above is in a set),
             ``"kernels"`` (only variables named ``*kernel``; biases, BatchNorm parameters and
-            the rest are trained by SGD at ``unconstrained_learning_rate``).
+            the rest are trained by SGD at ``unconstrained_learning_rate``) or
+            ``"sparse_kernels"`` (the recipe's: also kernels whose top-K set would hold all their
+            entries, K = n, by SGD; `tf_sfw.recipe_math.constrained_per_variable`).
         unconstrained_learning_rate: SFW's SGD rate of unconstrained variables (on the same
             schedule shape as ``learning_rate`` under ``schedule="recipe"``).
         k_annealing: K annealing (`tf_sfw.KAnnealing`), a dense start for the top-K sets
@@ -81,6 +82,9 @@ class TrainConfig:
             (`tf_sfw.recipe_math.DEFAULTS`) with ``optimizer="sfw"`` and a top-K constraint, off
             otherwise. Phases too short to hold one step (very short runs) are dropped.
         k_annealing_until: Fraction in (0, 1] of the run the ``k_annealing`` phases share.
+        sgd_start: Fraction in [0, 1) of the run's first steps that train every variable by SGD
+            at ``unconstrained_learning_rate`` before the Frank-Wolfe steps (``optimizer="sfw"``;
+            `tf_sfw.fw.sgd_start_step`); 0 (default): off.
         weight_decay: Decoupled weight decay (None = 0; the paper's SFW uses 0).
         schedule: ``"recipe"`` (`tf_sfw.recipe.RecipeSchedule`: linear warm-up over ``warmup``
             of the steps, then step decay at the fractions ``milestones_frac`` of the run's
@@ -135,6 +139,7 @@ class TrainConfig:
     unconstrained_learning_rate: float = _RECIPE["unconstrained_learning_rate"]
     k_annealing: object = "auto"
     k_annealing_until: float = _RECIPE["k_annealing_until"]
+    sgd_start: float = _RECIPE["sgd_start"]
     nm_n: int = 2
     nm_m: int = 4
     weight_decay: float = None
@@ -168,15 +173,12 @@ class TrainConfig:
         self.milestones_frac = tuple(self.milestones_frac or ())
         self._check_choices()
         self._check_numbers()
-        for pattern in self.unconstrained:
-            try:
-                re.compile(pattern)
-            except (re.error, TypeError) as err:
-                raise ValueError(
-                    f"`unconstrained` pattern {pattern!r} is not a valid regular expression: {err}. "
-                    f"Received: unconstrained={self.unconstrained!r}"
-                ) from None
+        recipe_math.check_patterns(self.unconstrained, "unconstrained")
         self._check_k_annealing()
+        check_fraction(self.sgd_start, "sgd_start")
+        if self.sgd_start and self.optimizer != "sfw":
+            raise ValueError(f"`sgd_start` needs optimizer='sfw'. Received: optimizer={self.optimizer!r}, "
+                             f"sgd_start={self.sgd_start!r}")
         if self.sfw_init and self.optimizer != "sfw":
             raise ValueError(f"`sfw_init` needs optimizer='sfw'. Received: optimizer={self.optimizer!r}")
         if self.sfw_init and self.dataset == "tiny_imagenet":
@@ -248,6 +250,15 @@ class TrainConfig:
         from tf_sfw.k_annealing import k_annealing_for_run
 
         return k_annealing_for_run(self.k_annealing_phases(), total_steps, self.k_annealing_until)
+
+    def sgd_start_steps(self, total_steps):
+        """Steps of the SGD start in a run of ``total_steps`` optimizer steps (0 when off)."""
+        if not self.sgd_start:
+            return 0
+        if total_steps is None:
+            raise ValueError(f"`sgd_start` needs the run's `total_steps`. Received: total_steps=None, "
+                             f"sgd_start={self.sgd_start!r}")
+        return recipe_math.sgd_start_steps(total_steps, self.sgd_start)
 
     def to_dict(self):
         """JSON-serialisable dict of the fields (tuples become lists)."""
