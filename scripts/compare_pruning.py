@@ -102,7 +102,8 @@ def parse_args(argv=None):
                    "0: off.")
     p.add_argument("--sfw-sgd-start", type=float, default=D["sgd_start"], metavar="FRACTION",
                    help="SFW: the recipe's sgd_start, the first FRACTION of the run's steps train every variable by "
-                   "SGD at --unconstrained-lr (as GMP's dense start), then Frank-Wolfe steps (tf_sfw.fw.sgd_start_step).")
+                   "SGD at --unconstrained-lr (as GMP's dense start), then Frank-Wolfe steps "
+                   "(tf_sfw.fw.sgd_start_step).")
     p.add_argument("--sfw-unconstrained", nargs="+", default=list(D["unconstrained"]), metavar="REGEX",
                    help="SFW: the recipe's unconstrained patterns, variables trained by SGD at --unconstrained-lr "
                    "(re.search in the variable's name or layer path, e.g. conv1/kernel).")

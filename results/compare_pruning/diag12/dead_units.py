@@ -48,27 +48,39 @@ class Probe(keras.callbacks.Callback):
             self.record(step)
 
 
+def training_images():
+    """All 60 000 Fashion-MNIST training images (with a channel axis), labels, and steps per epoch."""
+    (x, y), _ = data_lib.load_arrays("fashion_mnist", data_dir="../shared/data/keras")
+    x = x[..., None] if x.ndim == 3 else x
+    return x, y, data_lib.steps_per_epoch(len(y), BATCH)
+
+
+def compiled_model(seed, input_shape, steps, sgd=False, settings=None):
+    """simple_cnn built with ``seed`` and compiled as compare_pruning.py trains its rows: the SFW recipe
+    (``settings`` override its defaults) or, with ``sgd``, the SGD baseline. Returns (model, SFW constraints)."""
+    keras.utils.set_random_seed(seed)
+    model = build_model("simple_cnn", input_shape=input_shape, num_classes=10)
+    optimizer, constraints, _ = sfw_recipe(model, EPOCHS, steps, **(settings or {}))
+    if sgd:
+        schedule = lr_schedule(0.05, EPOCHS * steps, DEFAULTS["schedule"], DEFAULTS["milestones"], DEFAULTS["factor"],
+                               DEFAULTS["warmup"])
+        optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return model, constraints
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("seeds", type=int, nargs="+")
     p.add_argument("--constrain", default=None)
     p.add_argument("--sgd", action="store_true")
     args = p.parse_args()
-    (x, y), _ = data_lib.load_arrays("fashion_mnist", data_dir="../shared/data/keras")
-    x = x[..., None] if x.ndim == 3 else x
-    steps = data_lib.steps_per_epoch(len(y), BATCH)
+    x, y, steps = training_images()
     probe_x = x[:PROBE].astype("float32") / 255.0
     widths = {"conv1": 6, "conv2": 16, "fc1": 120, "fc2": 84}
     for seed in args.seeds:
-        keras.utils.set_random_seed(seed)
-        model = build_model("simple_cnn", input_shape=x.shape[1:], num_classes=10)
         settings = {} if args.constrain is None else {"constrain": args.constrain}
-        optimizer, constraints, _ = sfw_recipe(model, EPOCHS, steps, **settings)
-        if args.sgd:
-            schedule = lr_schedule(0.05, EPOCHS * steps, DEFAULTS["schedule"], DEFAULTS["milestones"], DEFAULTS["factor"],
-                                   DEFAULTS["warmup"])
-            optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9)
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        model, constraints = compiled_model(seed, x.shape[1:], steps, args.sgd, settings)
         callback = Probe(probe_x)
         history = model.fit(data_lib.make_train_dataset(x, y, batch_size=BATCH, seed=seed, epochs=EPOCHS),
                             epochs=EPOCHS, steps_per_epoch=steps, verbose=0, callbacks=[callback])

@@ -11,13 +11,11 @@ import argparse
 
 import numpy as np
 
+from dead_units import BATCH, EPOCHS, compiled_model, training_images  # this folder: the same training runs
 from tf_sfw import data as data_lib
 from tf_sfw._keras import keras
-from tf_sfw.models import build_model
-from tf_sfw.recipe import lr_schedule, sfw_recipe
-from tf_sfw.recipe_math import DEFAULTS
 
-EPOCHS, BATCH, STEPS = 6, 128, 60
+STEPS = 60
 KERNELS = ("conv1", "conv2", "fc1", "fc2")
 
 
@@ -34,17 +32,8 @@ def main():
     p.add_argument("seed", type=int)
     p.add_argument("--sgd", action="store_true")
     args = p.parse_args()
-    (x, y), _ = data_lib.load_arrays("fashion_mnist", data_dir="../shared/data/keras")
-    x = x[..., None] if x.ndim == 3 else x
-    steps = data_lib.steps_per_epoch(len(y), BATCH)
-    keras.utils.set_random_seed(args.seed)
-    model = build_model("simple_cnn", input_shape=x.shape[1:], num_classes=10)
-    optimizer, _, _ = sfw_recipe(model, EPOCHS, steps)
-    if args.sgd:
-        optimizer = keras.optimizers.SGD(learning_rate=lr_schedule(
-            0.05, EPOCHS * steps, DEFAULTS["schedule"], DEFAULTS["milestones"], DEFAULTS["factor"], DEFAULTS["warmup"]),
-            momentum=0.9)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    x, y, steps = training_images()
+    model, _ = compiled_model(args.seed, x.shape[1:], steps, args.sgd)
     kernels = [model.get_layer(name).kernel for name in KERNELS]
     start = [k.numpy() for k in kernels]
     history = {name: [] for name in KERNELS}
