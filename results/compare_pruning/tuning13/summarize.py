@@ -1,0 +1,30 @@
+"""Per-configuration means of the session-13 validation screens (sfw dense mean ± population std as in tuning.csv, worst seed, sfw+rec at 80/90/95 % and
+their sum). Usage: python results/compare_pruning/tuning13/summarize.py"""
+import csv
+import pathlib
+import statistics
+
+HERE = pathlib.Path(__file__).parent
+FILES = {"U (current defaults)": HERE.parent / "tuning12" / "fmnist_conv1_sgd.csv", "A sgd start 0.1": HERE / "fmnist_A.csv",
+         "B sgd start 0.2": HERE / "fmnist_B.csv", "K1 k 300": HERE / "fmnist_k300.csv", "K2 k 600": HERE / "fmnist_k600.csv",
+         "T1 tau 10": HERE / "fmnist_tau10.csv", "T2 tau 7.5": HERE / "fmnist_tau7.5.csv"}
+
+
+def main():
+    print("| configuration | sfw dense mean ± std | worst seed | sfw+rec 80 / 90 / 95 % | sum |")
+    print("|---|---|---|---|---|")
+    for name, path in FILES.items():
+        if not path.exists():
+            continue
+        rows = list(csv.DictReader(open(path)))
+        acc = {}
+        for r in rows:
+            acc.setdefault((r["method"], float(r["target_sparsity"])), []).append(100 * float(r["test_accuracy"]))
+        dense = acc[("sfw", 0.0)]
+        rec = [statistics.mean(acc[("sfw+rec", s)]) for s in (0.8, 0.9, 0.95)]
+        print(f"| {name} | {statistics.mean(dense):.2f} ± {statistics.pstdev(dense):.2f} | {min(dense):.2f} | "
+              f"{' / '.join(f'{v:.2f}' for v in rec)} | {sum(rec):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
