@@ -187,9 +187,11 @@ def sfw_recipe(
         tau: :math:`\tau`, the set's radius relative to the expected initial norm. The kernels
             train far inside their sets (a tenth of the radius), so :math:`\tau` acts as the
             strength of a decay, :math:`\eta \approx \mathrm{lr}\,\|m\| / r` per step: a smaller
-            value trades dense accuracy for accuracy after heavy pruning (Fashion-MNIST,
-            validation: 10 instead of 15 gave -0.2 points dense, +1.0 after pruning 95 % and the
-            least-squares refit, `tf_sfw.pruning.reconstruct`).
+            value trades dense accuracy for accuracy after heavy pruning (Fashion-MNIST simple_cnn,
+            6 epochs, validation split, 12 seeds: 10 instead of 15 gave -0.15 points dense and +0.8
+            after pruning 95 % and the least-squares refit, `tf_sfw.pruning.reconstruct`; 24 epochs:
+            -0.24 and +1.2). It is not a free gain: on MNIST (mnist_cnn, 2 and 12 epochs) 10 lowered
+            dense and pruned accuracy alike (-0.05 to -0.2 points).
         k, k_frac: K = max(k, ⌊k_frac·n⌋) per variable.
         ball: ``"k_sparse"`` (`tf_sfw.KSparsePolytope`) or ``"k_support"``
             (`tf_sfw.KSupportNormBall`).
