@@ -17,7 +17,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "diag12"))
 from dead_units import BATCH, EPOCHS, compiled_model, training_images  # noqa: E402
 
 from tf_sfw import data as data_lib  # noqa: E402
+from tf_sfw import recipe_math  # noqa: E402
 from tf_sfw._keras import keras  # noqa: E402
+from tf_sfw.k_annealing import k_annealing_for_run  # noqa: E402
 
 
 def top_share(w, frac):
@@ -52,7 +54,9 @@ def main():
     args = p.parse_args()
     x, y, steps = training_images()
     total = EPOCHS * steps
-    checkpoints = {total // 6, total // 3, total // 2, int(0.75 * total), total}
+    defaults = recipe_math.DEFAULTS  # the end of each K phase, the first lr milestone, the end of the run
+    annealing = k_annealing_for_run(defaults["k_annealing"], total, defaults["k_annealing_until"])
+    checkpoints = {*annealing.boundaries, recipe_math.milestone_steps(total, defaults["milestones"])[0], total}
     for seed in args.seeds:
         model, constraints = compiled_model(seed, x.shape[1:], steps)
         cb = State(constraints, checkpoints)

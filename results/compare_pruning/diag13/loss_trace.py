@@ -15,7 +15,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "diag12"))
 from dead_units import BATCH, EPOCHS, compiled_model, training_images  # noqa: E402
 
 from tf_sfw import data as data_lib  # noqa: E402
+from tf_sfw import recipe_math  # noqa: E402
 from tf_sfw._keras import keras  # noqa: E402
+from tf_sfw.k_annealing import k_annealing_for_run  # noqa: E402
 
 WINDOW = 94
 
@@ -29,6 +31,21 @@ class LossTrace(keras.callbacks.Callback):
         self.losses.append(float(logs["loss"]))
 
 
+def recipe_boundaries(total):
+    """The steps at which the recipe's defaults change in a run of ``total`` steps: the end of the warm-up, each
+    K-annealing boundary where K changes (named by the K fraction that starts there), each lr milestone."""
+    defaults = recipe_math.DEFAULTS
+    annealing = k_annealing_for_run(defaults["k_annealing"], total, defaults["k_annealing_until"])
+    marks = {"warm-up end": recipe_math.warmup_steps(total, defaults["warmup"])}
+    fractions = list(annealing.k_fracs) + [defaults["k_frac"]]  # the fraction before / after each boundary
+    for boundary, before, after in zip(annealing.boundaries, fractions, fractions[1:]):
+        if after != before:
+            marks[f"K {100 * after:g}%"] = boundary
+    for i, step in enumerate(recipe_math.milestone_steps(total, defaults["milestones"])):
+        marks[f"lr /{round(1 / defaults['factor'] ** (i + 1)):g}"] = step
+    return marks
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("seeds", type=int, nargs="+")
@@ -36,8 +53,7 @@ def main():
     args = p.parse_args()
     x, y, steps = training_images()
     total = EPOCHS * steps
-    marks = {"warm-up end": int(0.02 * total), "K 30%": total // 6, "K 10%": total // 3,
-             "lr /10": int(0.75 * total), "lr /100": int(0.9 * total)}
+    marks = recipe_boundaries(total)
     print(f"steps per epoch {steps}; boundaries {marks}")
     for seed in args.seeds:
         model, _ = compiled_model(seed, x.shape[1:], steps, args.sgd)
