@@ -10,16 +10,23 @@ FILES = {"U (current defaults)": HERE.parent / "tuning12" / "fmnist_conv1_sgd.cs
          "T1 tau 10": HERE / "fmnist_tau10.csv", "T2 tau 7.5": HERE / "fmnist_tau7.5.csv"}
 
 
+def accuracies(path, key="method", column="test_accuracy", scale=100.0):
+    """``{(row[key], target sparsity): [accuracy in % per row]}`` of a CSV (compare_pruning.py's rows: fractions,
+    ``scale`` 100; lamp_screen.py's: ``key="rule", column="accuracy", scale=1``)."""
+    acc = {}
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            acc.setdefault((r[key], float(r["target_sparsity"])), []).append(scale * float(r[column]))
+    return acc
+
+
 def main():
     print("| configuration | sfw dense mean ± std | worst seed | sfw+rec 80 / 90 / 95 % | sum |")
     print("|---|---|---|---|---|")
     for name, path in FILES.items():
         if not path.exists():
             continue
-        rows = list(csv.DictReader(open(path)))
-        acc = {}
-        for r in rows:
-            acc.setdefault((r["method"], float(r["target_sparsity"])), []).append(100 * float(r["test_accuracy"]))
+        acc = accuracies(path)
         dense = acc[("sfw", 0.0)]
         rec = [statistics.mean(acc[("sfw+rec", s)]) for s in (0.8, 0.9, 0.95)]
         print(f"| {name} | {statistics.mean(dense):.2f} ± {statistics.pstdev(dense):.2f} | {min(dense):.2f} | "

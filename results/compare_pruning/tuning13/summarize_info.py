@@ -1,8 +1,9 @@
 """The information-only runs of RULE.md (long-run references, tau 10 in every setting, tau 10 on fresh seeds):
 mean ± std (population, as tuning.csv) per file, method and target. Usage: python .../tuning13/summarize_info.py"""
-import csv
 import pathlib
 import statistics
+
+from summarize import accuracies  # this folder
 
 HERE = pathlib.Path(__file__).parent
 FILES = [
@@ -24,17 +25,14 @@ def main():
         if not path.exists():
             print(f"| {label} | (not run) | | | | | |")
             continue
-        acc, seeds = {}, {}
-        for r in csv.DictReader(open(path)):
-            key = (r["method"], float(r["target_sparsity"]))
-            acc.setdefault(key, []).append(100 * float(r["test_accuracy"]))
-            seeds.setdefault(r["method"], set()).add(int(r["seed"]))
-        for method in sorted(seeds):
+        acc = accuracies(path)
+        for method in sorted({m for m, _ in acc}):
+            seeds = max(len(v) for (m, _), v in acc.items() if m == method)  # one row per seed and target
             cells = []
             for s in (0.0, 0.8, 0.9, 0.95):
                 v = acc.get((method, s))
                 cells.append(f"{statistics.mean(v):.2f} ± {statistics.pstdev(v):.2f}" if v else "")
-            print(f"| {label} | {method} | {len(seeds[method])} | " + " | ".join(cells) + " |")
+            print(f"| {label} | {method} | {seeds} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
