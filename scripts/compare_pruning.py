@@ -454,11 +454,13 @@ def plot(rows, out):
     for (dataset, model, epochs, split), methods in aggregate(rows).items():
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
         top = max(p[1] for points in methods.values() for p in points)
+        colors = plt.get_cmap("tab20").colors  # distinct colours for up to 20 methods (tab10 repeats after 10)
         for ax, zoom in zip(axes, (False, True)):
-            for method, points in sorted(methods.items()):
+            for i, (method, points) in enumerate(sorted(methods.items())):
                 xs = [100 * p[0] for p in points]
+                # a bracketed variant ("sfw+rec[tau10]", results/compare_pruning/current.py) dashed
                 ax.errorbar(xs, [p[1] for p in points], yerr=[p[2] for p in points], marker="o", ms=3, capsize=3,
-                            label=method)
+                            label=method, color=colors[i % len(colors)], linestyle="--" if "[" in method else "-")
             ax.set_xlabel("target sparsity of the kernels (%)")
             ax.set_ylabel(f"{split} accuracy (%)")
             if zoom:
