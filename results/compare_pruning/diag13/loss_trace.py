@@ -31,6 +31,13 @@ class LossTrace(keras.callbacks.Callback):
         self.losses.append(float(logs["loss"]))
 
 
+def per_batch_losses(running, steps):
+    """Per-batch losses from Keras' ``logs['loss']``, the running mean within each epoch of ``steps`` batches."""
+    run = np.array(running).reshape(EPOCHS, steps)
+    sums = run * np.arange(1, steps + 1)
+    return np.concatenate([np.diff(np.concatenate([[0.0], s])) for s in sums])
+
+
 def recipe_boundaries(total):
     """The steps at which the recipe's defaults change in a run of ``total`` steps: the end of the warm-up, each
     K-annealing boundary where K changes (named by the K fraction that starts there), each lr milestone."""
@@ -60,11 +67,7 @@ def main():
         trace = LossTrace()
         model.fit(data_lib.make_train_dataset(x, y, batch_size=BATCH, seed=seed, epochs=EPOCHS),
                   epochs=EPOCHS, steps_per_epoch=steps, verbose=0, callbacks=[trace])
-        # logs['loss'] is the running mean within the epoch: recover per-batch losses
-        run = np.array(trace.losses).reshape(EPOCHS, steps)
-        counts = np.arange(1, steps + 1)
-        sums = run * counts
-        per_batch = np.concatenate([np.diff(np.concatenate([[0.0], s])) for s in sums])
+        per_batch = per_batch_losses(trace.losses, steps)
         windows = per_batch[: len(per_batch) // WINDOW * WINDOW].reshape(-1, WINDOW).mean(axis=1)
         name = "SGD" if args.sgd else "SFW"
         print(f"seed {seed} {name}: window means (every {WINDOW} steps)")

@@ -11,12 +11,10 @@ Usage: python results/compare_pruning/diag14/seed5_loss.py > seed5_loss.csv
 import pathlib
 import sys
 
-import numpy as np
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "diag12"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "diag13"))
 from dead_units import BATCH, EPOCHS, compiled_model, training_images  # noqa: E402
-from loss_trace import LossTrace  # noqa: E402
+from loss_trace import LossTrace, per_batch_losses  # noqa: E402
 
 from tf_sfw import data as data_lib  # noqa: E402
 
@@ -29,13 +27,6 @@ VARIANTS = {
     "tau 30": {"tau": 30.0},
 }
 SEEDS = (5, 0)
-
-
-def per_batch_losses(running, steps):
-    """Per-batch losses from Keras' running means within each epoch."""
-    run = np.array(running).reshape(EPOCHS, steps)
-    sums = run * np.arange(1, steps + 1)
-    return np.concatenate([np.diff(np.concatenate([[0.0], s])) for s in sums])
 
 
 def main():
