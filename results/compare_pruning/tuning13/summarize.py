@@ -20,17 +20,22 @@ def accuracies(path, key="method", column="test_accuracy", scale=100.0):
     return acc
 
 
+def figures(acc, dense="sfw", refit="sfw+rec"):
+    """A screen's figures from `accuracies`: ``(dense mean, population std, worst seed, [refit mean at 80 / 90 /
+    95 %], their sum, number of seeds)``, with ``dense`` / ``refit`` the rows' names of those methods."""
+    values = acc[(dense, 0.0)]
+    rec = [statistics.mean(acc[(refit, s)]) for s in (0.8, 0.9, 0.95)]
+    return statistics.mean(values), statistics.pstdev(values), min(values), rec, sum(rec), len(values)
+
+
 def main():
     print("| configuration | sfw dense mean ± std | worst seed | sfw+rec 80 / 90 / 95 % | sum |")
     print("|---|---|---|---|---|")
     for name, path in FILES.items():
         if not path.exists():
             continue
-        acc = accuracies(path)
-        dense = acc[("sfw", 0.0)]
-        rec = [statistics.mean(acc[("sfw+rec", s)]) for s in (0.8, 0.9, 0.95)]
-        print(f"| {name} | {statistics.mean(dense):.2f} ± {statistics.pstdev(dense):.2f} | {min(dense):.2f} | "
-              f"{' / '.join(f'{v:.2f}' for v in rec)} | {sum(rec):.2f} |")
+        mean, std, worst, rec, total, _ = figures(accuracies(path))
+        print(f"| {name} | {mean:.2f} ± {std:.2f} | {worst:.2f} | {' / '.join(f'{v:.2f}' for v in rec)} | {total:.2f} |")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,15 @@
 """Screens 14 and 15 (RULE.md): SFW lr 0.7 (R) and unconstrained lr 0.25 (Q) against the current defaults (U) on
-the validation split — sfw dense mean ±
-population std, worst seed, sfw+rec at 80 / 90 / 95 %, their sum, and each stage's bars.
+the validation split — sfw dense mean ± population std, worst seed, sfw+rec at 80 / 90 / 95 %, their sum, and each stage's bars.
 
 Usage: python results/compare_pruning/tuning14/summarize.py > results/compare_pruning/tuning14/summary.md
 """
 import pathlib
-import statistics
 import sys
 
 HERE = pathlib.Path(__file__).parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tuning13"))
-from summarize import accuracies  # noqa: E402  tuning13's CSV reader
+from summarize import accuracies, figures  # noqa: E402  tuning13's CSV reader and a screen's figures
 
 LAMP = dict(key="rule", column="accuracy", scale=1.0)  # lamp_screen.py's rows: "dense" = sfw, "magnitude" = sfw+rec
 # (setting, U's files, the candidates' file stem, dense bar, sum bar); a candidate's file is <stem>_<suffix>.csv
@@ -34,12 +32,6 @@ def merged(files):
             if method in ("sfw", "sfw+rec"):
                 out.setdefault((method, s), []).extend(values)
     return out
-
-
-def figures(acc):
-    dense = acc[("sfw", 0.0)]
-    rec = [statistics.mean(acc[("sfw+rec", s)]) for s in (0.8, 0.9, 0.95)]
-    return statistics.mean(dense), statistics.pstdev(dense), min(dense), rec, sum(rec), len(dense)
 
 
 def main():
