@@ -283,7 +283,9 @@ def evaluate_masked(setting, model, masks):
 def fine_tuned_row(setting, model, masks, seed, ft_lr, ft_steps, teacher=None):
     """``model`` with ``masks`` fixed, fine-tuned by SGD for ``ft_steps`` steps: the row's accuracy entries.
 
-    With ``teacher`` (``--ft-teacher``: the dense network) the same batches are trained on the
+    The batches come from one shuffled stream (seed ``seed + 1000``) of as many epochs as ``ft_steps`` needs
+    (one for every row of this script, whose fine-tunes are at most 2 % of a run; more for longer budgets,
+    ``results/compare_pruning/diag14``). With ``teacher`` (``--ft-teacher``: the dense network) the same batches are trained on the
     teacher's predicted probabilities instead of the labels (distillation)."""
     import numpy as np
     import tensorflow as tf
@@ -293,7 +295,8 @@ def fine_tuned_row(setting, model, masks, seed, ft_lr, ft_steps, teacher=None):
     from tf_sfw.pruning.shrunk_fine_tune import fine_tune_batches
 
     pruned = apply_masks(model, masks)
-    data, loss = setting.dataset(seed + 1000, epochs=1), "sparse_categorical_crossentropy"
+    data = setting.dataset(seed + 1000, epochs=math.ceil(ft_steps / setting.steps_per_epoch))
+    loss = "sparse_categorical_crossentropy"
     if teacher is not None:
         x, targets = (np.concatenate(v) for v in zip(*fine_tune_batches(data, ft_steps, teacher)))
         data = tf.data.Dataset.from_tensor_slices((x, targets)).batch(setting.args.batch_size)

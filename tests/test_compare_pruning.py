@@ -184,3 +184,27 @@ def test_sfw_sgd_start_and_unconstrained_reach_the_recipe(script, data_dir, tmp_
     assert constrained == {"conv2d": True, "dense": False}
     config = _read(out / "results.csv")[0]["config"]
     assert '"sfw_sgd_start":0.5' in config and '"sfw_unconstrained":["^dense(_\\\\d+)?/kernel"]' in config
+
+
+def test_fine_tuned_row_trains_every_step_of_a_budget_longer_than_an_epoch(script, data_dir, tmp_path, monkeypatch):
+    """fine_tuned_row repeats the shuffled stream for as many epochs as the budget needs (diag14's 25 % budgets):
+    every one of ft_steps steps is taken, none lost to a dataset that runs out after one epoch."""
+    import tf_sfw.pruning
+    from tf_sfw.pruning import magnitude_masks
+
+    args = script.parse_args(["--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "4", "--out", str(tmp_path)])
+    setting = script.Setting(args)
+    assert setting.steps_per_epoch == 60
+    taken = []
+    original = tf_sfw.pruning.fine_tune
+
+    def counting_fine_tune(*a, **kw):
+        history = original(*a, **kw)
+        taken.append(int(kw["optimizer"].iterations.numpy()))
+        return history
+
+    monkeypatch.setattr(tf_sfw.pruning, "fine_tune", counting_fine_tune)
+    model = setting.build(0)
+    row = script.fine_tuned_row(setting, model, magnitude_masks(model, 0.5), 0, 0.003, 150)
+    assert taken == [150] and row["fine_tune_steps"] == 150
+    assert abs(row["achieved_sparsity"] - 0.5) < 1e-3

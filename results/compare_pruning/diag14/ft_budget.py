@@ -5,8 +5,9 @@ GMP trains the last part of its run at the target mask; the issue's one-shot row
 (no gradient step) or at most 2 % of the run's steps of fine-tune. This measures the accuracy of SFW + refit and
 SGD + refit after a fixed-mask fine-tune of 0, 2, 5, 10 and 25 % of the run's steps (SGD, momentum 0.9, constant
 lr 0.003 as compare_pruning's +rec+ft rows, batches from the same shuffled stream as theirs, repeated for budgets
-longer than an epoch), at 90 and 95 % global sparsity. Trains through compare_pruning.py's own Setting /
-train_dense (the frozen copy on PYTHONPATH) and the library's apply_masks / fine_tune / strip.
+longer than an epoch), at 90 and 95 % global sparsity. Trains and fine-tunes through compare_pruning.py's own
+Setting / train_dense / fine_tuned_row (on PYTHONPATH; the committed rows ran with a frozen copy of commit ff050bc
+and this file's own copy of the fine-tune, since folded into fine_tuned_row: same calls, same batches).
 
 Usage: python results/compare_pruning/diag14/ft_budget.py DATASET MODEL EPOCHS SEED [SEED ...] > OUT.csv
 """
@@ -15,21 +16,11 @@ import sys
 import time
 
 import compare_pruning as cp  # the frozen copy on PYTHONPATH
-from tf_sfw._keras import keras
-from tf_sfw.pruning import apply_masks, fine_tune, magnitude_masks, reconstruct, strip
+from tf_sfw.pruning import magnitude_masks, reconstruct
 
 SPARSITIES = (0.9, 0.95)
 BUDGETS = (0.0, 0.02, 0.05, 0.10, 0.25)  # fine-tune steps / the run's training steps
 FT_LR = 0.003
-
-
-def fine_tuned_accuracy(setting, model, masks, seed, steps):
-    """Accuracy of ``model`` with ``masks`` fixed after ``steps`` SGD steps (``model`` itself unchanged)."""
-    pruned = apply_masks(model, masks)  # a wrapped copy
-    epochs = math.ceil(steps / setting.steps_per_epoch)
-    fine_tune(pruned, setting.dataset(seed + 1000, epochs=epochs), epochs=1, steps_per_epoch=steps,
-              loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(learning_rate=FT_LR, momentum=0.9))
-    return setting.evaluate(strip(pruned))[1]
 
 
 def main():
@@ -52,7 +43,7 @@ def main():
                         steps, acc = 0, setting.evaluate(rebuilt)[1]
                     else:
                         steps = max(1, math.floor(budget * setting.total_steps))
-                        acc = fine_tuned_accuracy(setting, rebuilt, masks, seed, steps)
+                        acc = cp.fine_tuned_row(setting, rebuilt, masks, seed, FT_LR, steps)["test_accuracy"]
                     print(f"{dataset},{model_name},{epochs},{seed},{network},{s},{budget},{steps},{100 * acc:.2f},"
                           f"{time.time() - t0:.0f}", flush=True)
 

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Session 14. Frozen copy /tmp/s14 (tf_sfw + compare_pruning.py at commit ff050bc).
+# Session 14. Frozen copy /tmp/s14 (tf_sfw + compare_pruning.py at commit ff050bc, with ft_budget.py's own fine-tune then;
+# a rerun needs a compare_pruning.py whose fine_tuned_row repeats the data for budgets over an epoch).
 # (1) Test set, no choice made from it: GMP at 80 and 95 % on Fashion-MNIST 24 epochs had seed 0 only (final8);
 #     seeds 1 and 2 complete the three-seed head-to-head (same code, data, schedule as final8's GMP rows).
 # (2) Validation split, diagnostic: fine-tune budget at the fixed mask (ft_budget.py).
