@@ -122,8 +122,9 @@ def main():
             rows += relabelled(read(alternative), label)
         every.extend(rows)
         sources = [*paths, *(p for alternative in alternatives.values() for p in alternative)]
+        acc = accuracies(rows)
         out += [f"## {title}", "", f"Rows: {', '.join(f'`{p}`' for p in sources)}.", "",
-                *table(accuracies(rows), labels=alternatives), "", *bars(accuracies(rows), verdict=True), ""]
+                *table(acc, labels=alternatives), "", *bars(acc, verdict=True), ""]
         for label in alternatives:
             out += [f"With `{label}` instead of the defaults:", "", *bars(accuracies(rows, label), verdict=True), ""]
     results = os.path.join(HERE, "results.csv")
